@@ -1,0 +1,20 @@
+//! Wire messages and the binary codec shared by the Starling server and its
+//! clients (native edge clients, the in-process simulator, browser tabs).
+//!
+//! This crate knows nothing of tokio, axum or burn: it only defines what
+//! crosses the wire and how it is framed. See `proto/README.md` for the
+//! message catalogue and the framing rules.
+
+mod codec;
+mod message;
+mod params;
+
+pub use codec::{
+    CodecError, DEFAULT_MAX_MESSAGE_BYTES, HEADER_LEN, MAGIC, PROTOCOL_VERSION, decode_client,
+    decode_server, encode_client, encode_server,
+};
+pub use message::{
+    Capabilities, ClientMessage, ClientUpdate, DataAssignment, ErrorCode, FinishReason,
+    ModelKind, PartitionScheme, RoundTask, ServerMessage, TrainConfig, UpdatePayload,
+};
+pub use params::{ParamError, ParamSet, TensorSpec};

@@ -1,0 +1,239 @@
+//! The messages exchanged between the server and a client, one enum per
+//! direction.
+
+use serde::{Deserialize, Serialize};
+
+use crate::params::ParamSet;
+
+/// Model architectures every client can train.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// The 2NN of McMahan et al. 2017: 784-200-200-10 with ReLU.
+    Mlp,
+    /// The CNN of McMahan et al. 2017: two 5x5 conv + pool blocks (32, 64
+    /// channels), a 512-unit dense layer and a 10-way output.
+    Cnn,
+}
+
+impl ModelKind {
+    /// Lowercase name as used in configs and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mlp => "mlp",
+            Self::Cnn => "cnn",
+        }
+    }
+}
+
+/// Hyper-parameters of one client's local training in a round.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Architecture of the global model.
+    pub model: ModelKind,
+    /// Local epochs E over the client's data.
+    pub local_epochs: u32,
+    /// Mini-batch size B.
+    pub batch_size: u32,
+    /// SGD learning rate.
+    pub learning_rate: f64,
+    /// SGD momentum (0 disables it).
+    pub momentum: f64,
+    /// L2 weight decay (0 disables it).
+    pub weight_decay: f64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            model: ModelKind::Mlp,
+            local_epochs: 1,
+            batch_size: 32,
+            learning_rate: 0.05,
+            momentum: 0.0,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+/// How a population's data is split into client partitions.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "scheme", rename_all = "lowercase")]
+pub enum PartitionScheme {
+    /// Shuffled and dealt evenly.
+    Iid,
+    /// Per-client label proportions drawn from Dirichlet(alpha).
+    Dirichlet {
+        /// Concentration; small values give strong label skew.
+        alpha: f64,
+    },
+    /// Sorted by label, cut into shards, each client gets `per_client`
+    /// shards (McMahan et al. 2017 pathological non-IID).
+    Shards {
+        /// Shards dealt to each client.
+        per_client: u32,
+    },
+    /// IID labels, client sizes drawn from a log-normal with this sigma.
+    Quantity {
+        /// Standard deviation of the underlying normal.
+        sigma: f64,
+    },
+}
+
+/// The slice of the built-in data set that the server assigns to a client
+/// that has no data of its own.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataAssignment {
+    /// Partition index in `0..partitions`.
+    pub index: u32,
+    /// Number of partitions the training split is cut into.
+    pub partitions: u32,
+    /// Partitioning scheme.
+    pub scheme: PartitionScheme,
+    /// Seed of the split and the partitioning.
+    pub seed: u64,
+}
+
+/// What a client reports about itself when it registers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// Runtime, for example `edge`, `sim` or `browser`.
+    pub platform: String,
+    /// Compute backend used for training, for example `flex-cpu` or `wgpu`.
+    pub backend: String,
+    /// True when the client has no data and asks for a built-in partition.
+    pub wants_data: bool,
+}
+
+/// Messages a client sends to the server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ClientMessage {
+    /// First message on a connection.
+    Register {
+        /// Stable id; a reconnect under the same id replaces the old link.
+        client_id: String,
+        /// Runtime and backend.
+        capabilities: Capabilities,
+        /// Local training examples, 0 when the client waits for an assignment.
+        num_examples: u64,
+    },
+    /// A trained update for a round.
+    Update(ClientUpdate),
+    /// The client is leaving on purpose.
+    Leave,
+}
+
+/// Encoding of an update's values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum UpdatePayload {
+    /// Uncompressed `f32` deltas with their layout.
+    Dense(ParamSet),
+}
+
+/// A client's answer to a [`RoundTask`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClientUpdate {
+    /// Round this update answers.
+    pub round: u32,
+    /// Examples the client trained on; the FedAvg weight.
+    pub num_examples: u64,
+    /// Local optimisation steps taken.
+    pub local_steps: u32,
+    /// Mean training loss over the local epochs.
+    pub train_loss: f64,
+    /// Local model minus the global model it started from.
+    pub payload: UpdatePayload,
+}
+
+/// Work for one client in one round.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoundTask {
+    /// Round number, starting at 1.
+    pub round: u32,
+    /// Global model to start from.
+    pub model: ParamSet,
+    /// Local training hyper-parameters.
+    pub config: TrainConfig,
+    /// Milliseconds the client has before the server stops waiting.
+    pub deadline_ms: u64,
+    /// Seed for this client's shuffling in this round.
+    pub seed: u64,
+}
+
+/// Machine-readable reason attached to [`ServerMessage::Error`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorCode {
+    /// The frame could not be decoded.
+    Malformed,
+    /// The frame was larger than the server's limit.
+    TooLarge,
+    /// Protocol version or magic does not match.
+    UnsupportedVersion,
+    /// A message arrived before `Register`.
+    NotRegistered,
+    /// `Register` was sent twice on one connection or had an invalid id.
+    InvalidRegistration,
+    /// The update is for a round other than the open one.
+    WrongRound,
+    /// The client was not sampled for the open round.
+    NotSampled,
+    /// The client already sent an update for this round.
+    DuplicateUpdate,
+    /// Tensor names, shapes or lengths do not match the global model.
+    LayoutMismatch,
+    /// The update contains NaN or infinite values.
+    NonFinite,
+    /// Another connection registered with this client id.
+    Replaced,
+    /// The server is shutting down.
+    ShuttingDown,
+}
+
+/// Why a run ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum FinishReason {
+    /// The configured number of rounds ran.
+    RoundsCompleted,
+    /// The global model reached the target accuracy.
+    TargetAccuracy,
+    /// The operator stopped the server.
+    Stopped,
+    /// The run failed; the text says why.
+    Failed(String),
+}
+
+/// Messages the server sends to a client.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ServerMessage {
+    /// Answer to `Register`.
+    Welcome {
+        /// Id of the run the client joined.
+        run_id: String,
+        /// Built-in data partition, when the client asked for one.
+        assignment: Option<DataAssignment>,
+    },
+    /// Train and answer with an update.
+    Round(RoundTask),
+    /// The update for `round` was accepted.
+    Accepted {
+        /// Round of the accepted update.
+        round: u32,
+    },
+    /// A message from the client was rejected; the connection stays open
+    /// unless the code says otherwise.
+    Error {
+        /// Machine-readable reason.
+        code: ErrorCode,
+        /// Human-readable explanation with the offending values.
+        message: String,
+    },
+    /// The run is over; the client may disconnect.
+    Finished {
+        /// Why it ended.
+        reason: FinishReason,
+        /// Rounds completed.
+        rounds: u32,
+        /// Last measured test accuracy, if any.
+        accuracy: Option<f64>,
+    },
+}
