@@ -1,1 +1,45 @@
-fn main() {}
+//! `starling`: the coordinator, native edge clients, the simulator and the
+//! demo behind one command line.
+
+mod args;
+mod commands;
+mod logging;
+mod report;
+
+use clap::{Parser, Subcommand};
+
+/// Federated learning on real devices: an axum coordinator, native and
+/// browser clients, and an in-process simulator.
+#[derive(Parser, Debug)]
+#[command(name = "starling", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the coordinator: accept clients on /ws and run the rounds.
+    Serve(commands::serve::ServeArgs),
+    /// Run native edge clients that join a server and train.
+    Edge(commands::edge::EdgeArgs),
+    /// Simulate N clients in one process, without sockets.
+    Sim(commands::sim::SimArgs),
+    /// Start a server and 8 edge clients on the embedded digits.
+    Demo(commands::demo::DemoArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => commands::serve::run(args).await,
+            Command::Edge(args) => commands::edge::run(args).await,
+            Command::Sim(args) => commands::sim::run(args).await,
+            Command::Demo(args) => commands::demo::run(args).await,
+        }
+    })
+}

@@ -28,6 +28,7 @@ impl ModelKind {
 
 /// Hyper-parameters of one client's local training in a round.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
     /// Architecture of the global model.
     pub model: ModelKind,
@@ -58,7 +59,6 @@ impl Default for TrainConfig {
 
 /// How a population's data is split into client partitions.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "scheme", rename_all = "lowercase")]
 pub enum PartitionScheme {
     /// Shuffled and dealt evenly.
     Iid,

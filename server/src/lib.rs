@@ -1,1 +1,36 @@
-//! starling-server.
+//! The Starling coordinator: runs federated rounds over client links and
+//! exposes them over WebSockets.
+//!
+//! - [`config`]: what a run does ([`RunConfig`]).
+//! - [`coordinator`]: the round loop ([`start_run`], [`RunHandle`]).
+//! - [`link`]: a transport-independent client connection.
+//! - [`http`]: the axum router bridging WebSockets to links.
+//! - [`outputs`]: the run's files under `runs/<run-id>/`.
+
+pub mod config;
+pub mod coordinator;
+pub mod http;
+pub mod link;
+pub mod outputs;
+pub mod sampling;
+pub mod setup;
+
+pub use config::{ConfigError, DataConfig, RunConfig, STRATEGIES};
+pub use coordinator::{ModelSnapshot, RunEvent, RunHandle, StopHandle, start_run};
+pub use link::{Connector, Link, LinkError, Outbound};
+pub use outputs::{RoundMetrics, RunSummary, read_metrics};
+pub use setup::StartError;
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

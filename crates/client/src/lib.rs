@@ -1,1 +1,15 @@
-//! starling-client.
+//! The client core shared by every kind of Starling client (native edge
+//! process, in-process simulator, browser tab): the protocol state machine
+//! and local training, with no transport and no async runtime of its own.
+//!
+//! A transport implements [`Transport`]; [`drive`] runs the session over it
+//! and calls back for the heavy training step, which the caller places on a
+//! thread (native) or a worker (browser).
+
+mod data;
+mod drive;
+mod session;
+
+pub use data::DataSource;
+pub use drive::{SessionEnd, Transport, TransportError, drive};
+pub use session::{ClientError, Session, Step, train_round};

@@ -1,0 +1,204 @@
+//! Run options shared by `serve`, `sim` and `demo`: a TOML file plus
+//! command-line overrides, resolved into a [`RunConfig`].
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use starling_proto::ModelKind;
+use starling_server::RunConfig;
+
+/// Model choice on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ModelArg {
+    /// 784-200-200-10 MLP ("2NN").
+    Mlp,
+    /// Two-conv CNN of McMahan et al. 2017.
+    Cnn,
+}
+
+/// Partitioning choice on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum PartitionArg {
+    /// Shuffled and dealt evenly.
+    Iid,
+    /// Label skew from Dirichlet(alpha).
+    Dirichlet,
+    /// Label-sorted shards, `--shards-per-client` each.
+    Shards,
+    /// Log-normal client sizes.
+    Quantity,
+}
+
+/// Options that configure a federated run. Each overrides the same field
+/// of `--config`.
+#[derive(Args, Debug, Default)]
+pub struct RunArgs {
+    /// TOML file with the run configuration (see README for the fields).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Rounds to run.
+    #[arg(long)]
+    pub rounds: Option<u32>,
+    /// Fraction C of connected clients sampled per round, in (0, 1].
+    #[arg(long)]
+    pub fraction: Option<f64>,
+    /// Fixed number of clients per round (overrides --fraction).
+    #[arg(long)]
+    pub clients_per_round: Option<u32>,
+    /// Clients that must be connected before a round starts.
+    #[arg(long)]
+    pub min_clients: Option<u32>,
+    /// Model to train.
+    #[arg(long, value_enum)]
+    pub model: Option<ModelArg>,
+    /// How the training split is divided among clients.
+    #[arg(long, value_enum)]
+    pub partition: Option<PartitionArg>,
+    /// Dirichlet concentration for --partition dirichlet.
+    #[arg(long)]
+    pub alpha: Option<f64>,
+    /// Shards per client for --partition shards.
+    #[arg(long)]
+    pub shards_per_client: Option<u32>,
+    /// Log-normal sigma for --partition quantity.
+    #[arg(long)]
+    pub sigma: Option<f64>,
+    /// Local epochs E per round.
+    #[arg(long)]
+    pub local_epochs: Option<u32>,
+    /// Local mini-batch size B.
+    #[arg(long)]
+    pub batch_size: Option<u32>,
+    /// Client SGD learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Client SGD momentum.
+    #[arg(long)]
+    pub momentum: Option<f64>,
+    /// Client L2 weight decay.
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Seed for the split, partitions, initial model, sampling and shuffling.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Evaluate on the test split every N rounds.
+    #[arg(long)]
+    pub eval_every: Option<u32>,
+    /// Stop once test accuracy reaches this fraction (e.g. 0.95).
+    #[arg(long)]
+    pub target_accuracy: Option<f64>,
+    /// Seconds sampled clients have to send their update.
+    #[arg(long, value_name = "SECONDS")]
+    pub round_timeout: Option<f64>,
+    /// Seconds to wait for --min-clients before failing the run.
+    #[arg(long, value_name = "SECONDS")]
+    pub wait_for_clients: Option<f64>,
+    /// Folder with MNIST-format IDX files (train-images-idx3-ubyte[.gz], …);
+    /// the embedded 10,000 digits when omitted.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Folder for run outputs.
+    #[arg(long, value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
+    /// Aggregation strategy.
+    #[arg(long)]
+    pub strategy: Option<String>,
+    /// Largest accepted message, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    pub max_message_bytes: Option<usize>,
+}
+
+impl RunArgs {
+    /// Reads `--config` (or starts from `base`) and applies the overrides.
+    pub fn resolve(&self, base: RunConfig) -> anyhow::Result<RunConfig> {
+        let mut config = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("failed to read config file {}", path.display()))?;
+                RunConfig::from_toml(&text)
+                    .with_context(|| format!("invalid config file {}", path.display()))?
+            }
+            None => base,
+        };
+        self.apply(&mut config);
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply(&self, config: &mut RunConfig) {
+        set(&mut config.rounds, self.rounds);
+        set(&mut config.fraction, self.fraction);
+        if self.clients_per_round.is_some() {
+            config.clients_per_round = self.clients_per_round;
+        }
+        set(&mut config.min_clients, self.min_clients);
+        if let Some(model) = self.model {
+            config.train.model = match model {
+                ModelArg::Mlp => ModelKind::Mlp,
+                ModelArg::Cnn => ModelKind::Cnn,
+            };
+        }
+        if let Some(partition) = self.partition {
+            config.data.partition = format!("{partition:?}").to_lowercase();
+        }
+        set(&mut config.data.alpha, self.alpha);
+        set(&mut config.data.shards_per_client, self.shards_per_client);
+        set(&mut config.data.sigma, self.sigma);
+        set(&mut config.train.local_epochs, self.local_epochs);
+        set(&mut config.train.batch_size, self.batch_size);
+        set(&mut config.train.learning_rate, self.lr);
+        set(&mut config.train.momentum, self.momentum);
+        set(&mut config.train.weight_decay, self.weight_decay);
+        set(&mut config.seed, self.seed);
+        set(&mut config.eval_every, self.eval_every);
+        if self.target_accuracy.is_some() {
+            config.target_accuracy = self.target_accuracy;
+        }
+        set(&mut config.round_timeout_secs, self.round_timeout);
+        set(&mut config.wait_for_clients_secs, self.wait_for_clients);
+        if self.data.is_some() {
+            config.data.dir = self.data.clone();
+        }
+        set(&mut config.runs_dir, self.runs_dir.clone());
+        set(&mut config.strategy, self.strategy.clone());
+        set(&mut config.max_message_bytes, self.max_message_bytes);
+    }
+}
+
+fn set<T>(field: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *field = value;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_replace_config_values() {
+        let args = RunArgs {
+            rounds: Some(3),
+            model: Some(ModelArg::Cnn),
+            partition: Some(PartitionArg::Dirichlet),
+            alpha: Some(0.3),
+            ..RunArgs::default()
+        };
+        let config = args.resolve(RunConfig::default()).unwrap();
+        assert_eq!(config.rounds, 3);
+        assert_eq!(config.train.model, ModelKind::Cnn);
+        assert_eq!(config.data.partition, "dirichlet");
+        assert_eq!(config.data.alpha, 0.3);
+    }
+
+    #[test]
+    fn invalid_override_is_rejected() {
+        let args = RunArgs {
+            strategy: Some("fedfoo".into()),
+            ..RunArgs::default()
+        };
+        let err = args.resolve(RunConfig::default()).unwrap_err().to_string();
+        assert!(err.contains("fedavg"), "{err}");
+    }
+}

@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod demo;
+pub mod edge;
+pub mod serve;
+pub mod sim;

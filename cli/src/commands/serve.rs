@@ -1,0 +1,89 @@
+//! `starling serve`: the coordinator on a TCP port.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::Args;
+use starling_server::{RunConfig, RunHandle, RunSummary, http, start_run};
+
+use crate::args::RunArgs;
+use crate::{logging, report};
+
+/// Options of `starling serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Runs the coordinator until the run ends or Ctrl-C.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    logging::init("info");
+    let config = args.run.resolve(RunConfig::default())?;
+    let (summary, run_dir) = serve_run(config, args.bind, |_| {}).await?;
+    println!("{}", report::final_line(&summary, &run_dir));
+    Ok(())
+}
+
+/// Starts a run, serves it on `bind`, calls `on_ready` with the bound
+/// address and the run, and returns when the run ends (Ctrl-C stops it).
+pub async fn serve_run(
+    config: RunConfig,
+    bind: SocketAddr,
+    on_ready: impl FnOnce(&Ready<'_>),
+) -> anyhow::Result<(RunSummary, std::path::PathBuf)> {
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("failed to listen on {bind}"))?;
+    let address = listener.local_addr()?;
+    let handle = start_run(config).await?;
+    let printer = report::print_rounds(handle.subscribe());
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(starling_server::serve(
+        listener,
+        http::router(handle.connector()),
+        async move {
+            let _ = http_stopped.await;
+        },
+    ));
+    tracing::info!(%address, run_id = handle.run_id(), "listening");
+    on_ready(&Ready {
+        address,
+        run: &handle,
+    });
+    let run_dir = handle.run_dir().to_path_buf();
+    let summary = wait_or_interrupt(handle).await?;
+    let _ = printer.await;
+    let _ = stop_http.send(());
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::error!(error = %err, "HTTP server failed"),
+        Err(err) => tracing::error!(error = %err, "HTTP server task failed"),
+    }
+    tracing::info!(%address, "server stopped");
+    Ok((summary, run_dir))
+}
+
+/// What `serve_run` passes to its caller once listening.
+pub struct Ready<'a> {
+    /// The bound address (useful with port 0).
+    pub address: SocketAddr,
+    /// The run being served.
+    pub run: &'a RunHandle,
+}
+
+async fn wait_or_interrupt(handle: RunHandle) -> anyhow::Result<RunSummary> {
+    let stop = handle.stop_handle();
+    let signal = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("Ctrl-C received; stopping the run");
+            stop.stop();
+        }
+    });
+    let summary = handle.wait().await;
+    signal.abort();
+    Ok(summary?)
+}

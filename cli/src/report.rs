@@ -1,0 +1,109 @@
+//! What the commands print on stdout: one line per round and a final line
+//! with the test accuracy. Logs go to stderr separately.
+
+use starling_proto::FinishReason;
+use starling_server::{RoundMetrics, RunEvent, RunSummary};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+/// Prints a line for every completed round until the run ends.
+pub fn print_rounds(mut events: broadcast::Receiver<RunEvent>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(RunEvent::RoundCompleted(metrics)) => println!("{}", round_line(&metrics)),
+                Ok(RunEvent::Finished(_)) | Err(broadcast::error::RecvError::Closed) => break,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "progress printer fell behind");
+                }
+            }
+        }
+    })
+}
+
+/// One round as a human-readable line.
+pub fn round_line(m: &RoundMetrics) -> String {
+    let accuracy = m
+        .test_accuracy
+        .map(|a| format!("test accuracy {:6.2}%", a * 100.0))
+        .unwrap_or_else(|| "test accuracy    n/a ".to_owned());
+    let loss = m
+        .train_loss
+        .map(|l| format!("{l:.4}"))
+        .unwrap_or_else(|| "n/a".to_owned());
+    let mut line = format!(
+        "round {:>3}  {accuracy}  train loss {loss}  clients {}/{}  up {}  down {}  {:.1}s",
+        m.round,
+        m.completed,
+        m.sampled,
+        human_bytes(m.bytes_up),
+        human_bytes(m.bytes_down),
+        m.duration_s
+    );
+    if let Some(error) = &m.error {
+        line.push_str(&format!("  FAILED: {error}"));
+    }
+    line
+}
+
+/// The closing line every run prints.
+pub fn final_line(summary: &RunSummary, run_dir: &std::path::Path) -> String {
+    let accuracy = summary
+        .final_accuracy
+        .map(|a| format!("{:.2}%", a * 100.0))
+        .unwrap_or_else(|| "n/a".to_owned());
+    let reason = match &summary.reason {
+        FinishReason::RoundsCompleted => "rounds completed".to_owned(),
+        FinishReason::TargetAccuracy => "target accuracy reached".to_owned(),
+        FinishReason::Stopped => "stopped".to_owned(),
+        FinishReason::Failed(cause) => format!("failed: {cause}"),
+    };
+    format!(
+        "final test accuracy: {accuracy} after {} rounds ({reason}); outputs in {}",
+        summary.rounds,
+        run_dir.display()
+    )
+}
+
+/// Bytes with a binary unit (B, KiB, MiB, GiB).
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_use_binary_units() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1024), "1.0 KiB");
+        assert_eq!(human_bytes(1536 * 1024), "1.5 MiB");
+    }
+
+    #[test]
+    fn round_line_shows_accuracy_and_failure() {
+        let metrics = RoundMetrics {
+            round: 2,
+            test_accuracy: Some(0.9512),
+            error: Some("total weight is 0".into()),
+            ..RoundMetrics::default()
+        };
+        let line = round_line(&metrics);
+        assert!(line.contains("95.12%"), "{line}");
+        assert!(line.contains("FAILED: total weight is 0"), "{line}");
+    }
+}

@@ -1,0 +1,102 @@
+//! The transport-independent client loop: register, then answer every
+//! round task until the run ends or the transport drops.
+
+use std::future::Future;
+
+use starling_proto::{
+    ClientMessage, DEFAULT_MAX_MESSAGE_BYTES, FinishReason, RoundTask, decode_server,
+    encode_client,
+};
+
+use crate::session::{ClientError, Session, Step};
+
+/// A failed send or receive.
+#[derive(Debug, thiserror::Error)]
+#[error("transport error: {0}")]
+pub struct TransportError(pub String);
+
+/// A bidirectional frame channel to the server (a WebSocket, an in-process
+/// link).
+pub trait Transport {
+    /// Sends one encoded frame.
+    fn send(&mut self, frame: Vec<u8>) -> impl Future<Output = Result<(), TransportError>>;
+    /// Receives the next frame; `None` when the server closed the channel.
+    fn recv(&mut self) -> impl Future<Output = Option<Result<Vec<u8>, TransportError>>>;
+}
+
+/// How a session over one transport ended.
+#[derive(Debug)]
+pub enum SessionEnd {
+    /// The server announced the end of the run.
+    Finished {
+        /// Why.
+        reason: FinishReason,
+        /// Rounds completed.
+        rounds: u32,
+        /// Final test accuracy.
+        accuracy: Option<f64>,
+    },
+    /// Another connection took over this client id.
+    Replaced,
+    /// The transport closed or failed; the caller may reconnect.
+    Disconnected(String),
+}
+
+/// Runs `session` over `transport`; `train` performs the local training
+/// step (on a blocking thread or a worker) and returns the update message.
+pub async fn drive<T, F, Fut>(
+    session: &mut Session,
+    transport: &mut T,
+    mut train: F,
+) -> Result<SessionEnd, ClientError>
+where
+    T: Transport,
+    F: FnMut(Box<RoundTask>, std::sync::Arc<starling_data::Dataset>) -> Fut,
+    Fut: Future<Output = Result<ClientMessage, ClientError>>,
+{
+    if let Err(err) = send(transport, &session.register_message()).await {
+        return Ok(SessionEnd::Disconnected(err.to_string()));
+    }
+    loop {
+        let frame = match transport.recv().await {
+            Some(Ok(frame)) => frame,
+            Some(Err(err)) => return Ok(SessionEnd::Disconnected(err.to_string())),
+            None => return Ok(SessionEnd::Disconnected("server closed the connection".into())),
+        };
+        let message = match decode_server(&frame, DEFAULT_MAX_MESSAGE_BYTES) {
+            Ok(message) => message,
+            Err(err) => {
+                tracing::warn!(client = session.client_id(), error = %err, "ignored undecodable server frame");
+                continue;
+            }
+        };
+        match session.on_message(message)? {
+            Step::Continue => {}
+            Step::Train(task, data) => {
+                let round = task.round;
+                let update = train(task, data).await?;
+                tracing::debug!(client = session.client_id(), round, "sending update");
+                if let Err(err) = send(transport, &update).await {
+                    return Ok(SessionEnd::Disconnected(err.to_string()));
+                }
+            }
+            Step::Finished {
+                reason,
+                rounds,
+                accuracy,
+            } => {
+                return Ok(SessionEnd::Finished {
+                    reason,
+                    rounds,
+                    accuracy,
+                });
+            }
+            Step::Replaced => return Ok(SessionEnd::Replaced),
+        }
+    }
+}
+
+async fn send<T: Transport>(transport: &mut T, message: &ClientMessage) -> Result<(), TransportError> {
+    let frame = encode_client(message).map_err(|err| TransportError(err.to_string()))?;
+    transport.send(frame).await
+}

@@ -1,0 +1,179 @@
+//! The client side of the protocol as a state machine: what to send when
+//! connecting, and what each server message asks the client to do.
+
+use std::sync::Arc;
+
+use starling_data::Dataset;
+use starling_proto::{
+    Capabilities, ClientMessage, ClientUpdate, ErrorCode, FinishReason, RoundTask, ServerMessage,
+    UpdatePayload,
+};
+
+use crate::data::DataSource;
+
+/// Why a client could not continue.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Local training failed.
+    #[error("local training failed: {0}")]
+    Train(#[from] starling_train::TrainError),
+    /// The assigned partition could not be built.
+    #[error("failed to build the assigned data partition: {0}")]
+    Data(#[from] starling_data::DataError),
+    /// The server assigned no partition to a client without data.
+    #[error("server sent no data assignment and the client has no data of its own")]
+    NoAssignment,
+    /// A round task arrived before the server's welcome.
+    #[error("round task for round {0} arrived before the server's welcome")]
+    NotWelcomed(u32),
+    /// The thread or worker running local training failed.
+    #[error("training worker failed: {0}")]
+    Worker(String),
+    /// The server rejected this client's registration.
+    #[error("server rejected the registration: {0}")]
+    Rejected(String),
+}
+
+/// What the transport loop should do after a server message.
+#[derive(Debug)]
+pub enum Step {
+    /// Nothing to do.
+    Continue,
+    /// Train on the task and send the resulting update.
+    Train(Box<RoundTask>, Arc<Dataset>),
+    /// The run ended.
+    Finished {
+        /// Why.
+        reason: FinishReason,
+        /// Rounds the run completed.
+        rounds: u32,
+        /// Last test accuracy the server measured.
+        accuracy: Option<f64>,
+    },
+    /// Another connection took over this client id; stop without
+    /// reconnecting.
+    Replaced,
+}
+
+/// One client's protocol state; survives reconnects.
+#[derive(Debug)]
+pub struct Session {
+    client_id: String,
+    capabilities: Capabilities,
+    source: DataSource,
+    data: Option<Arc<Dataset>>,
+    run_id: Option<String>,
+    rounds_trained: u32,
+}
+
+impl Session {
+    /// A session for `client_id`; `platform` and `backend` are reported to
+    /// the server.
+    pub fn new(client_id: impl Into<String>, platform: &str, source: DataSource) -> Self {
+        let capabilities = Capabilities {
+            platform: platform.to_owned(),
+            backend: starling_train::BACKEND_NAME.to_owned(),
+            wants_data: source.wants_assignment(),
+        };
+        Self {
+            client_id: client_id.into(),
+            capabilities,
+            source,
+            data: None,
+            run_id: None,
+            rounds_trained: 0,
+        }
+    }
+
+    /// Client id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// Rounds this client trained in.
+    pub fn rounds_trained(&self) -> u32 {
+        self.rounds_trained
+    }
+
+    /// Run joined, once welcomed.
+    pub fn run_id(&self) -> Option<&str> {
+        self.run_id.as_deref()
+    }
+
+    /// Local examples, once known.
+    pub fn num_examples(&self) -> u64 {
+        match &self.data {
+            Some(data) => data.len() as u64,
+            None => self.source.known_examples(),
+        }
+    }
+
+    /// First message on every (re)connection.
+    pub fn register_message(&self) -> ClientMessage {
+        ClientMessage::Register {
+            client_id: self.client_id.clone(),
+            capabilities: self.capabilities.clone(),
+            num_examples: self.num_examples(),
+        }
+    }
+
+    /// Reacts to one server message.
+    pub fn on_message(&mut self, message: ServerMessage) -> Result<Step, ClientError> {
+        match message {
+            ServerMessage::Welcome { run_id, assignment } => {
+                if self.data.is_none() {
+                    let data = self.source.resolve(assignment.as_ref())?;
+                    tracing::info!(client = self.client_id, run_id, examples = data.len(), partition = assignment.as_ref().map(|a| a.index), "joined run");
+                    self.data = Some(data);
+                }
+                self.run_id = Some(run_id);
+                Ok(Step::Continue)
+            }
+            ServerMessage::Round(task) => {
+                let data = self
+                    .data
+                    .clone()
+                    .ok_or(ClientError::NotWelcomed(task.round))?;
+                Ok(Step::Train(Box::new(task), data))
+            }
+            ServerMessage::Accepted { round } => {
+                self.rounds_trained += 1;
+                tracing::debug!(client = self.client_id, round, "update accepted");
+                Ok(Step::Continue)
+            }
+            ServerMessage::Error { code, message } => self.on_error(code, message),
+            ServerMessage::Finished {
+                reason,
+                rounds,
+                accuracy,
+            } => Ok(Step::Finished {
+                reason,
+                rounds,
+                accuracy,
+            }),
+        }
+    }
+
+    fn on_error(&mut self, code: ErrorCode, message: String) -> Result<Step, ClientError> {
+        tracing::warn!(client = self.client_id, ?code, message, "server rejected a message");
+        match code {
+            ErrorCode::Replaced => Ok(Step::Replaced),
+            ErrorCode::InvalidRegistration | ErrorCode::UnsupportedVersion => {
+                Err(ClientError::Rejected(message))
+            }
+            _ => Ok(Step::Continue),
+        }
+    }
+}
+
+/// Runs local training for a task and packs the update.
+pub fn train_round(task: &RoundTask, data: &Dataset) -> Result<ClientMessage, ClientError> {
+    let outcome = starling_train::train_local(&task.model, &task.config, data, task.seed)?;
+    Ok(ClientMessage::Update(ClientUpdate {
+        round: task.round,
+        num_examples: outcome.num_examples,
+        local_steps: outcome.local_steps,
+        train_loss: outcome.train_loss,
+        payload: UpdatePayload::Dense(outcome.delta),
+    }))
+}

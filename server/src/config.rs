@@ -1,0 +1,332 @@
+//! Run configuration: everything that decides what a federated run does,
+//! read from a TOML file and overridden from the command line.
+//!
+//! The resolved configuration is written next to the run's metrics, so a
+//! run can be repeated from its own output folder.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use starling_proto::{DEFAULT_MAX_MESSAGE_BYTES, PartitionScheme, TrainConfig};
+
+/// Why a configuration was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value is outside its valid range.
+    #[error("invalid config: {field} = {value}: {reason}")]
+    Invalid {
+        /// Field name as written in the TOML file.
+        field: &'static str,
+        /// The rejected value.
+        value: String,
+        /// What a valid value looks like.
+        reason: String,
+    },
+    /// The TOML text could not be parsed.
+    #[error("invalid config file: {0}")]
+    Parse(#[from] toml::de::Error),
+}
+
+/// Where the training and test digits come from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// Folder with the four standard MNIST-format IDX files; the embedded
+    /// 10,000 digits (8,000 train / 2,000 test) when unset.
+    pub dir: Option<PathBuf>,
+    /// Partitions the training split is cut into for clients that ask the
+    /// server for data; 0 means "as many as `expected_clients`".
+    pub partitions: u32,
+    /// Partitioning scheme: `iid`, `dirichlet`, `shards` or `quantity`.
+    pub partition: String,
+    /// Dirichlet concentration (scheme `dirichlet`).
+    pub alpha: f64,
+    /// Shards per client (scheme `shards`).
+    pub shards_per_client: u32,
+    /// Log-normal sigma of client sizes (scheme `quantity`).
+    pub sigma: f64,
+}
+
+impl DataConfig {
+    /// The configured scheme as the wire type.
+    pub fn scheme(&self) -> Result<PartitionScheme, ConfigError> {
+        match self.partition.as_str() {
+            "iid" | "" => Ok(PartitionScheme::Iid),
+            "dirichlet" => Ok(PartitionScheme::Dirichlet { alpha: self.alpha }),
+            "shards" => Ok(PartitionScheme::Shards {
+                per_client: self.shards_per_client,
+            }),
+            "quantity" => Ok(PartitionScheme::Quantity { sigma: self.sigma }),
+            other => Err(ConfigError::Invalid {
+                field: "data.partition",
+                value: other.to_owned(),
+                reason: "expected one of iid, dirichlet, shards, quantity".to_owned(),
+            }),
+        }
+    }
+}
+
+/// A federated run as the server executes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunConfig {
+    /// Rounds to run, unless the target accuracy is reached first.
+    pub rounds: u32,
+    /// Fraction C of connected clients sampled per round.
+    pub fraction: f64,
+    /// Fixed number K of clients per round; overrides `fraction` when set.
+    pub clients_per_round: Option<u32>,
+    /// Clients that must be connected before a round starts, and the
+    /// smallest sample a round runs with.
+    pub min_clients: u32,
+    /// Clients the operator expects (sizes the built-in partitioning).
+    pub expected_clients: u32,
+    /// Seconds a round waits for `min_clients` before the run fails.
+    pub wait_for_clients_secs: f64,
+    /// Seconds sampled clients have to answer; late updates are dropped.
+    pub round_timeout_secs: f64,
+    /// Evaluate the global model on the test split every this many rounds
+    /// (the last round is always evaluated).
+    pub eval_every: u32,
+    /// Stop as soon as the test accuracy reaches this value (0 to 1).
+    pub target_accuracy: Option<f64>,
+    /// Seed of the data split, partitioning, model initialisation,
+    /// sampling and client shuffling.
+    pub seed: u64,
+    /// Largest frame the server decodes, in bytes.
+    pub max_message_bytes: usize,
+    /// Aggregation strategy; only `fedavg` exists so far.
+    pub strategy: String,
+    /// Local training settings sent to clients.
+    pub train: TrainConfig,
+    /// Data source and partitioning.
+    pub data: DataConfig,
+    /// Folder under which `<run-id>/` is created.
+    pub runs_dir: PathBuf,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            rounds: 10,
+            fraction: 1.0,
+            clients_per_round: None,
+            min_clients: 1,
+            expected_clients: 8,
+            wait_for_clients_secs: 60.0,
+            round_timeout_secs: 120.0,
+            eval_every: 1,
+            target_accuracy: None,
+            seed: 1,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            strategy: "fedavg".to_owned(),
+            train: TrainConfig::default(),
+            data: DataConfig {
+                partition: "iid".to_owned(),
+                alpha: 0.5,
+                shards_per_client: 2,
+                sigma: 1.0,
+                ..DataConfig::default()
+            },
+            runs_dir: PathBuf::from("runs"),
+        }
+    }
+}
+
+/// Strategy names the server accepts.
+pub const STRATEGIES: &[&str] = &["fedavg"];
+
+impl RunConfig {
+    /// Parses a TOML document; missing fields take their defaults.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// The configuration as TOML, for the run's output folder.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|err| format!("# not serialisable: {err}\n"))
+    }
+
+    /// Checks every field's range; call before starting a run.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check(self.rounds >= 1, "rounds", self.rounds, "must be at least 1")?;
+        check(
+            self.fraction.is_finite() && self.fraction > 0.0 && self.fraction <= 1.0,
+            "fraction",
+            self.fraction,
+            "must be in (0, 1]",
+        )?;
+        if let Some(k) = self.clients_per_round {
+            check(k >= 1, "clients_per_round", k, "must be at least 1")?;
+        }
+        check(self.min_clients >= 1, "min_clients", self.min_clients, "must be at least 1")?;
+        check(
+            positive_secs(self.wait_for_clients_secs),
+            "wait_for_clients_secs",
+            self.wait_for_clients_secs,
+            "must be a positive number of seconds",
+        )?;
+        check(
+            positive_secs(self.round_timeout_secs),
+            "round_timeout_secs",
+            self.round_timeout_secs,
+            "must be a positive number of seconds",
+        )?;
+        check(self.eval_every >= 1, "eval_every", self.eval_every, "must be at least 1")?;
+        if let Some(target) = self.target_accuracy {
+            check(
+                (0.0..=1.0).contains(&target),
+                "target_accuracy",
+                target,
+                "must be a fraction in [0, 1], e.g. 0.95",
+            )?;
+        }
+        check(
+            self.max_message_bytes >= 1024,
+            "max_message_bytes",
+            self.max_message_bytes,
+            "must be at least 1024",
+        )?;
+        check(
+            STRATEGIES.contains(&self.strategy.as_str()),
+            "strategy",
+            &self.strategy,
+            &format!("unknown strategy; valid strategies: {}", STRATEGIES.join(", ")),
+        )?;
+        self.validate_train()?;
+        self.data.scheme()?;
+        Ok(())
+    }
+
+    fn validate_train(&self) -> Result<(), ConfigError> {
+        let train = &self.train;
+        check(train.local_epochs >= 1, "train.local_epochs", train.local_epochs, "must be at least 1")?;
+        check(train.batch_size >= 1, "train.batch_size", train.batch_size, "must be at least 1")?;
+        check(
+            train.learning_rate.is_finite() && train.learning_rate > 0.0,
+            "train.learning_rate",
+            train.learning_rate,
+            "must be a positive number",
+        )?;
+        check(
+            (0.0..1.0).contains(&train.momentum),
+            "train.momentum",
+            train.momentum,
+            "must be in [0, 1)",
+        )?;
+        check(
+            train.weight_decay.is_finite() && train.weight_decay >= 0.0,
+            "train.weight_decay",
+            train.weight_decay,
+            "must be >= 0",
+        )
+    }
+
+    /// Number of built-in data partitions.
+    pub fn partitions(&self) -> u32 {
+        if self.data.partitions > 0 {
+            self.data.partitions
+        } else {
+            self.expected_clients.max(1)
+        }
+    }
+
+    /// Round deadline as a duration.
+    pub fn round_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.round_timeout_secs)
+    }
+
+    /// Wait for clients as a duration.
+    pub fn wait_for_clients(&self) -> Duration {
+        Duration::from_secs_f64(self.wait_for_clients_secs)
+    }
+}
+
+fn positive_secs(value: f64) -> bool {
+    value.is_finite() && value > 0.0 && value < 1e9
+}
+
+fn check(
+    ok: bool,
+    field: &'static str,
+    value: impl std::fmt::Display,
+    reason: &str,
+) -> Result<(), ConfigError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            field,
+            value: value.to_string(),
+            reason: reason.to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        RunConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn toml_overrides_defaults() {
+        let config = RunConfig::from_toml(
+            "rounds = 3\nfraction = 0.5\n[train]\nmodel = \"cnn\"\n[data]\npartition = \"dirichlet\"\nalpha = 0.3\n",
+        )
+        .unwrap();
+        assert_eq!(config.rounds, 3);
+        assert_eq!(config.train.model, starling_proto::ModelKind::Cnn);
+        assert_eq!(
+            config.data.scheme().unwrap(),
+            PartitionScheme::Dirichlet { alpha: 0.3 }
+        );
+        assert_eq!(config.train.batch_size, TrainConfig::default().batch_size);
+    }
+
+    #[test]
+    fn unknown_field_is_rejected() {
+        let err = RunConfig::from_toml("roundz = 3\n").unwrap_err();
+        assert!(err.to_string().contains("roundz"), "{err}");
+    }
+
+    #[test]
+    fn unknown_strategy_lists_valid_ones() {
+        let config = RunConfig {
+            strategy: "fedsomething".into(),
+            ..RunConfig::default()
+        };
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("fedsomething"), "{err}");
+        assert!(err.contains("fedavg"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_values_are_rejected() {
+        let cases = [
+            RunConfig { rounds: 0, ..RunConfig::default() },
+            RunConfig { fraction: 0.0, ..RunConfig::default() },
+            RunConfig { fraction: 1.5, ..RunConfig::default() },
+            RunConfig { min_clients: 0, ..RunConfig::default() },
+            RunConfig { round_timeout_secs: -1.0, ..RunConfig::default() },
+            RunConfig { target_accuracy: Some(95.0), ..RunConfig::default() },
+        ];
+        for config in cases {
+            assert!(config.validate().is_err(), "{config:?}");
+        }
+    }
+
+    #[test]
+    fn resolved_config_round_trips_through_toml() {
+        let config = RunConfig {
+            clients_per_round: Some(4),
+            target_accuracy: Some(0.9),
+            ..RunConfig::default()
+        };
+        assert_eq!(RunConfig::from_toml(&config.to_toml()).unwrap(), config);
+    }
+}

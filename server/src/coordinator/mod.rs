@@ -1,0 +1,734 @@
+//! The round coordinator: one task that owns the run's state (global model,
+//! registry, open round) and drives rounds from sampling to aggregation.
+//!
+//! Every connection's messages arrive on one channel, so state changes
+//! happen in one place and in one order; nothing is locked. The coordinator
+//! never waits on a single client: frames are queued with `try_send`, and a
+//! round closes when every sampled client is done or its deadline passes.
+
+mod registry;
+mod round;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use starling_aggregate::{ClientContribution, Strategy};
+use starling_data::Dataset;
+use starling_proto::{
+    Capabilities, ClientMessage, ClientUpdate, DataAssignment, ErrorCode, FinishReason, ParamSet,
+    RoundTask, ServerMessage, encode_server,
+};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep_until};
+
+pub use registry::{MAX_CLIENT_ID_LEN, validate_client_id};
+use registry::{Registered, Registry};
+use round::{OpenRound, Rejection};
+
+use crate::config::RunConfig;
+use crate::link::{ConnectionId, Connector, Event};
+use crate::outputs::{RoundMetrics, RunOutputs, RunSummary};
+use crate::sampling::{client_seed, sample_clients, sample_size};
+use crate::setup::{RunData, StartError};
+
+/// Events queued from connections before their tasks wait.
+const EVENT_QUEUE: usize = 1024;
+
+/// Progress notifications for observers (the CLI, later the dashboard).
+#[derive(Clone, Debug)]
+pub enum RunEvent {
+    /// A client registered.
+    ClientJoined {
+        /// Its id.
+        client_id: String,
+        /// What it reported.
+        capabilities: Capabilities,
+    },
+    /// A round sent out its tasks.
+    RoundStarted {
+        /// Round number.
+        round: u32,
+        /// Clients sampled.
+        sampled: usize,
+        /// Clients connected.
+        available: usize,
+    },
+    /// A round closed and was aggregated.
+    RoundCompleted(RoundMetrics),
+    /// The run ended.
+    Finished(RunSummary),
+}
+
+/// The global model after a round, for observers and tests.
+#[derive(Clone, Debug)]
+pub struct ModelSnapshot {
+    /// Rounds aggregated into it (0 for the initial model).
+    pub round: u32,
+    /// Parameters.
+    pub params: Arc<ParamSet>,
+}
+
+/// A running federated job.
+#[derive(Debug)]
+pub struct RunHandle {
+    run_id: String,
+    run_dir: PathBuf,
+    connector: Connector,
+    events: broadcast::Sender<RunEvent>,
+    model: watch::Receiver<ModelSnapshot>,
+    shutdown: StopHandle,
+    task: JoinHandle<RunSummary>,
+}
+
+/// Stops a run from anywhere (a signal handler, a test). Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct StopHandle(Arc<watch::Sender<bool>>);
+
+impl StopHandle {
+    /// Asks the run to stop: the open round is abandoned, clients are told
+    /// the run finished, and the summary records `Stopped`.
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+impl RunHandle {
+    /// Run id, also the output folder's name.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// Where the run writes its outputs.
+    pub fn run_dir(&self) -> &std::path::Path {
+        &self.run_dir
+    }
+
+    /// Opens links to the coordinator (for transports and the simulator).
+    pub fn connector(&self) -> Connector {
+        self.connector.clone()
+    }
+
+    /// Subscribes to progress events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<RunEvent> {
+        self.events.subscribe()
+    }
+
+    /// The latest global model.
+    pub fn model(&self) -> watch::Receiver<ModelSnapshot> {
+        self.model.clone()
+    }
+
+    /// Asks the run to stop; see [`StopHandle::stop`].
+    pub fn stop(&self) {
+        self.shutdown.stop();
+    }
+
+    /// A handle that can stop the run after this one is consumed.
+    pub fn stop_handle(&self) -> StopHandle {
+        self.shutdown.clone()
+    }
+
+    /// Waits for the run to end.
+    pub async fn wait(self) -> Result<RunSummary, tokio::task::JoinError> {
+        self.task.await
+    }
+}
+
+/// Loads the data, initialises the model and output folder, and starts the
+/// coordinator task. Clients connect through [`RunHandle::connector`].
+pub async fn start_run(config: RunConfig) -> Result<RunHandle, StartError> {
+    config.validate()?;
+    let data = RunData::prepare(&config).await?;
+    let run_id = new_run_id(config.seed);
+    let outputs = RunOutputs::create(&config.runs_dir, &run_id, &config).map_err(|source| {
+        StartError::Outputs {
+            path: config.runs_dir.join(&run_id),
+            source,
+        }
+    })?;
+    if let Err(err) = outputs.write_json("partition.json", &data.partition_stats) {
+        tracing::error!(run_id, error = %err, "failed to write partition statistics");
+    }
+    let run_dir = outputs.dir().to_path_buf();
+
+    let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
+    let connector = Connector::new(events_tx, config.max_message_bytes);
+    let (observers, _) = broadcast::channel(256);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let initial = ModelSnapshot {
+        round: 0,
+        params: Arc::new(data.initial_model.clone()),
+    };
+    let (model_tx, model_rx) = watch::channel(initial);
+
+    tracing::info!(
+        run_id,
+        dir = %run_dir.display(),
+        model = config.train.model.as_str(),
+        parameters = data.initial_model.len(),
+        train_examples = data.train_examples,
+        test_examples = data.test_set.len(),
+        rounds = config.rounds,
+        "run started"
+    );
+    let coordinator = Coordinator {
+        strategy: Strategy::fedavg(),
+        global: data.initial_model,
+        test_set: Arc::new(data.test_set),
+        run_id: run_id.clone(),
+        outputs,
+        events: events_rx,
+        shutdown: shutdown_rx,
+        observers: observers.clone(),
+        model_tx,
+        registry: Registry::default(),
+        open: None,
+        started: Instant::now(),
+        bytes_up: 0,
+        bytes_down: 0,
+        last_accuracy: None,
+        rounds_done: 0,
+        config,
+    };
+    let task = tokio::spawn(coordinator.run());
+    Ok(RunHandle {
+        run_id,
+        run_dir,
+        connector,
+        events: observers,
+        model: model_rx,
+        shutdown: StopHandle(Arc::new(shutdown_tx)),
+        task,
+    })
+}
+
+/// `YYYYMMDD-HHMMSS-s<seed>-<4 hex>`, unique enough for one machine.
+fn new_run_id(seed: u64) -> String {
+    let now = SystemTime::now();
+    let stamp = humantime::format_rfc3339_seconds(now).to_string();
+    let compact: String = stamp
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .collect::<String>()
+        .replace('T', "-");
+    let nanos = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{compact}-s{seed}-{:04x}", nanos >> 16 & 0xffff)
+}
+
+enum Next {
+    Event(Event),
+    Deadline,
+    Shutdown,
+}
+
+struct Coordinator {
+    config: RunConfig,
+    run_id: String,
+    outputs: RunOutputs,
+    test_set: Arc<Dataset>,
+    global: ParamSet,
+    strategy: Strategy,
+    events: mpsc::Receiver<Event>,
+    shutdown: watch::Receiver<bool>,
+    observers: broadcast::Sender<RunEvent>,
+    model_tx: watch::Sender<ModelSnapshot>,
+    registry: Registry,
+    open: Option<OpenRound>,
+    started: Instant,
+    bytes_up: u64,
+    bytes_down: u64,
+    last_accuracy: Option<f64>,
+    rounds_done: u32,
+}
+
+impl Coordinator {
+    async fn run(mut self) -> RunSummary {
+        let reason = self.run_rounds().await;
+        self.finish(reason)
+    }
+
+    async fn run_rounds(&mut self) -> FinishReason {
+        for round in 1..=self.config.rounds {
+            if let Err(reason) = self.wait_for_clients().await {
+                return reason;
+            }
+            if let Err(reason) = self.run_round(round).await {
+                return reason;
+            }
+            let target = self.config.target_accuracy;
+            if let (Some(target), Some(accuracy)) = (target, self.last_accuracy) {
+                if accuracy >= target {
+                    return FinishReason::TargetAccuracy;
+                }
+            }
+        }
+        FinishReason::RoundsCompleted
+    }
+
+    /// Waits for the next event, the deadline, or a stop request.
+    async fn next(&mut self, deadline: Instant) -> Next {
+        if *self.shutdown.borrow() {
+            return Next::Shutdown;
+        }
+        tokio::select! {
+            biased;
+            changed = self.shutdown.changed() => match changed {
+                Ok(()) if !*self.shutdown.borrow() => Next::Deadline,
+                _ => Next::Shutdown,
+            },
+            event = self.events.recv() => match event {
+                Some(event) => Next::Event(event),
+                None => Next::Shutdown,
+            },
+            () = sleep_until(deadline) => Next::Deadline,
+        }
+    }
+
+    async fn wait_for_clients(&mut self) -> Result<(), FinishReason> {
+        let needed = self.config.min_clients as usize;
+        let wait = self.config.wait_for_clients();
+        let deadline = Instant::now() + wait;
+        let mut logged = false;
+        loop {
+            let connected = self.registry.connected_count();
+            if connected >= needed {
+                return Ok(());
+            }
+            if !logged {
+                tracing::info!(connected, needed, "waiting for clients");
+                logged = true;
+            }
+            match self.next(deadline).await {
+                Next::Event(event) => self.handle(event),
+                Next::Shutdown => return Err(FinishReason::Stopped),
+                Next::Deadline => {
+                    return Err(FinishReason::Failed(format!(
+                        "not enough clients: {connected} connected, {needed} required within {}s",
+                        wait.as_secs_f64()
+                    )));
+                }
+            }
+        }
+    }
+
+    async fn run_round(&mut self, round: u32) -> Result<(), FinishReason> {
+        let round_start = Instant::now();
+        let candidates = self.registry.connected_ids();
+        let count = sample_size(
+            candidates.len(),
+            self.config.fraction,
+            self.config.clients_per_round,
+            self.config.min_clients,
+        );
+        let sampled = sample_clients(&candidates, count, self.config.seed, round);
+        tracing::info!(round, sampled = sampled.len(), available = candidates.len(), "round started");
+        let _ = self.observers.send(RunEvent::RoundStarted {
+            round,
+            sampled: sampled.len(),
+            available: candidates.len(),
+        });
+        self.open = Some(OpenRound::new(round, sampled.iter().cloned().collect()));
+        for client_id in &sampled {
+            self.send_task(round, client_id);
+        }
+
+        let deadline = round_start + self.config.round_timeout();
+        while !self.open.as_ref().is_none_or(OpenRound::all_finished) {
+            match self.next(deadline).await {
+                Next::Event(event) => self.handle(event),
+                Next::Deadline => break,
+                Next::Shutdown => {
+                    self.open = None;
+                    return Err(FinishReason::Stopped);
+                }
+            }
+        }
+        let Some(open) = self.open.take() else {
+            return Err(FinishReason::Failed("round state lost".to_owned()));
+        };
+        self.close_round(open, round_start).await;
+        Ok(())
+    }
+
+    fn send_task(&mut self, round: u32, client_id: &str) {
+        let task = RoundTask {
+            round,
+            model: self.global.clone(),
+            config: self.config.train.clone(),
+            deadline_ms: self.config.round_timeout().as_millis() as u64,
+            seed: client_seed(self.config.seed, round, client_id),
+        };
+        let frame = match encode_server(&ServerMessage::Round(task)) {
+            Ok(frame) => Bytes::from(frame),
+            Err(err) => {
+                tracing::error!(round, client = client_id, error = %err, "failed to encode round task");
+                return;
+            }
+        };
+        if let Some(open) = self.open.as_mut() {
+            open.tasks.insert(client_id.to_owned(), frame.clone());
+        }
+        self.deliver_task(client_id, frame);
+    }
+
+    fn deliver_task(&mut self, client_id: &str, frame: Bytes) {
+        let Some(connection) = self.registry.client(client_id).and_then(|c| c.connection) else {
+            return;
+        };
+        if let Some(size) = self.registry.send_frame(connection, frame) {
+            self.count_down(size);
+        }
+    }
+
+    async fn close_round(&mut self, open: OpenRound, round_start: Instant) {
+        let round = open.round;
+        let dropped: Vec<&String> = open.sampled.difference(&open.finished).collect();
+        if !dropped.is_empty() {
+            tracing::warn!(round, dropped = ?dropped, "round closed without updates from some sampled clients");
+        }
+        let mut metrics = RoundMetrics {
+            round,
+            sampled: open.sampled.len(),
+            completed: open.accepted.len(),
+            dropped: dropped.len(),
+            rejected: open.rejected,
+            examples: open.accepted.iter().map(|u| u.num_examples).sum(),
+            train_loss: weighted_loss(&open),
+            bytes_up: open.bytes_up,
+            bytes_down: open.bytes_down,
+            ..RoundMetrics::default()
+        };
+        self.aggregate(&open, &mut metrics);
+        self.rounds_done = round;
+        if round % self.config.eval_every == 0 || round == self.config.rounds {
+            self.evaluate(&mut metrics).await;
+        }
+        metrics.duration_s = round_start.elapsed().as_secs_f64();
+        metrics.wall_time_s = self.started.elapsed().as_secs_f64();
+        tracing::info!(
+            round,
+            completed = metrics.completed,
+            sampled = metrics.sampled,
+            train_loss = metrics.train_loss,
+            test_accuracy = metrics.test_accuracy,
+            bytes_up = metrics.bytes_up,
+            bytes_down = metrics.bytes_down,
+            seconds = metrics.duration_s,
+            "round completed"
+        );
+        if let Err(err) = self.outputs.append_round(&metrics) {
+            tracing::error!(round, error = %err, "failed to write round metrics");
+        }
+        let _ = self.observers.send(RunEvent::RoundCompleted(metrics));
+    }
+
+    fn aggregate(&mut self, open: &OpenRound, metrics: &mut RoundMetrics) {
+        let contributions: Vec<ClientContribution<'_>> = open
+            .accepted
+            .iter()
+            .map(|u| ClientContribution {
+                client_id: &u.client_id,
+                weight: u.num_examples as f64,
+                local_steps: u.local_steps,
+                delta: &u.delta,
+            })
+            .collect();
+        match self
+            .strategy
+            .apply_round(self.global.values_mut(), &contributions)
+        {
+            Ok(report) => {
+                tracing::debug!(round = open.round, norm = report.update_norm, "aggregated");
+                self.model_tx.send_replace(ModelSnapshot {
+                    round: open.round,
+                    params: Arc::new(self.global.clone()),
+                });
+            }
+            Err(err) => {
+                tracing::error!(round = open.round, error = %err, "aggregation failed; global model unchanged");
+                metrics.error = Some(err.to_string());
+            }
+        }
+    }
+
+    async fn evaluate(&mut self, metrics: &mut RoundMetrics) {
+        let params = self.global.clone();
+        let model = self.config.train.model;
+        let test_set = Arc::clone(&self.test_set);
+        let result =
+            tokio::task::spawn_blocking(move || starling_train::evaluate(model, &params, &test_set))
+                .await;
+        match result {
+            Ok(Ok(evaluation)) => {
+                metrics.test_accuracy = Some(evaluation.accuracy);
+                metrics.test_loss = Some(evaluation.loss);
+                self.last_accuracy = Some(evaluation.accuracy);
+            }
+            Ok(Err(err)) => tracing::error!(round = metrics.round, error = %err, "evaluation failed"),
+            Err(err) => tracing::error!(round = metrics.round, error = %err, "evaluation task failed"),
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Opened {
+                connection,
+                outbound,
+            } => {
+                tracing::debug!(connection, "connection opened");
+                self.registry.open(connection, outbound);
+            }
+            Event::Closed { connection } => {
+                if let Some(client_id) = self.registry.close(connection) {
+                    tracing::info!(client = client_id, connection, "client disconnected");
+                }
+            }
+            Event::Message {
+                connection,
+                frame_bytes,
+                message,
+            } => {
+                self.count_up(frame_bytes);
+                self.handle_message(connection, message);
+            }
+        }
+    }
+
+    fn handle_message(&mut self, connection: ConnectionId, message: ClientMessage) {
+        if !self.registry.is_open(connection) {
+            return;
+        }
+        let result = match message {
+            ClientMessage::Register {
+                client_id,
+                capabilities,
+                num_examples,
+            } => self.register(connection, client_id, capabilities, num_examples),
+            ClientMessage::Update(update) => self.receive_update(connection, update),
+            ClientMessage::Leave => {
+                if let Some(client_id) = self.registry.close(connection) {
+                    tracing::info!(client = client_id, "client left");
+                }
+                Ok(())
+            }
+        };
+        if let Err(rejection) = result {
+            self.reject(connection, rejection);
+        }
+    }
+
+    fn reject(&mut self, connection: ConnectionId, rejection: Rejection) {
+        let client = self.registry.client_of(connection).unwrap_or("-").to_owned();
+        tracing::warn!(
+            connection,
+            client,
+            code = ?rejection.code,
+            reason = rejection.message,
+            "client message rejected"
+        );
+        if let Some(open) = self.open.as_mut() {
+            open.rejected += 1;
+        }
+        let message = ServerMessage::Error {
+            code: rejection.code,
+            message: rejection.message,
+        };
+        if let Some(size) = self.registry.send(connection, &message) {
+            self.count_down(size);
+        }
+    }
+
+    fn register(
+        &mut self,
+        connection: ConnectionId,
+        client_id: String,
+        capabilities: Capabilities,
+        num_examples: u64,
+    ) -> Result<(), Rejection> {
+        if let Some(existing) = self.registry.client_of(connection) {
+            return Err(Rejection::new(
+                ErrorCode::InvalidRegistration,
+                format!("connection is already registered as {existing}"),
+            ));
+        }
+        validate_client_id(&client_id)
+            .map_err(|reason| Rejection::new(ErrorCode::InvalidRegistration, reason))?;
+        let wants_data = capabilities.wants_data;
+        let outcome =
+            self.registry
+                .register(connection, &client_id, capabilities.clone(), num_examples);
+        if let Registered::Replaced(old) = outcome {
+            tracing::warn!(client = client_id, old_connection = old, connection, "client id registered again; replacing the older connection");
+            let notice = ServerMessage::Error {
+                code: ErrorCode::Replaced,
+                message: format!("client id {client_id} registered from another connection"),
+            };
+            self.registry.send(old, &notice);
+            self.registry.close_connection(old);
+        }
+        let assignment = wants_data.then(|| self.assignment_for(&client_id)).flatten();
+        tracing::info!(
+            client = client_id,
+            connection,
+            platform = capabilities.platform,
+            backend = capabilities.backend,
+            num_examples,
+            partition = assignment.as_ref().map(|a| a.index),
+            "client registered"
+        );
+        let welcome = ServerMessage::Welcome {
+            run_id: self.run_id.clone(),
+            assignment,
+        };
+        if let Some(size) = self.registry.send(connection, &welcome) {
+            self.count_down(size);
+        }
+        self.resend_open_task(&client_id);
+        let _ = self.observers.send(RunEvent::ClientJoined {
+            client_id,
+            capabilities,
+        });
+        Ok(())
+    }
+
+    /// Gives a client that reconnects mid-round the task it was sampled for.
+    fn resend_open_task(&mut self, client_id: &str) {
+        let frame = self.open.as_ref().and_then(|open| {
+            if open.finished.contains(client_id) {
+                return None;
+            }
+            open.tasks.get(client_id).cloned()
+        });
+        if let Some(frame) = frame {
+            tracing::info!(client = client_id, "re-sent the open round's task after reconnect");
+            self.deliver_task(client_id, frame);
+        }
+    }
+
+    fn assignment_for(&mut self, client_id: &str) -> Option<DataAssignment> {
+        let partitions = self.config.partitions();
+        let index = self.registry.assign_partition(client_id, partitions)?;
+        let scheme = self.config.data.scheme().ok()?;
+        Some(DataAssignment {
+            index,
+            partitions,
+            scheme,
+            seed: self.config.seed,
+        })
+    }
+
+    fn receive_update(
+        &mut self,
+        connection: ConnectionId,
+        update: ClientUpdate,
+    ) -> Result<(), Rejection> {
+        let Some(client_id) = self.registry.client_of(connection).map(str::to_owned) else {
+            return Err(Rejection::new(
+                ErrorCode::NotRegistered,
+                "update rejected: unknown client; send Register first",
+            ));
+        };
+        let update_round = update.round;
+        let Some(open) = self.open.as_mut() else {
+            return Err(Rejection::new(
+                ErrorCode::WrongRound,
+                format!("update rejected: no round is open (update for round {update_round})"),
+            ));
+        };
+        open.accept(&client_id, update, self.global.specs())?;
+        tracing::debug!(client = client_id, round = update_round, "update accepted");
+        let accepted = ServerMessage::Accepted {
+            round: update_round,
+        };
+        if let Some(size) = self.registry.send(connection, &accepted) {
+            self.count_down(size);
+        }
+        Ok(())
+    }
+
+    fn count_up(&mut self, bytes: usize) {
+        self.bytes_up += bytes as u64;
+        if let Some(open) = self.open.as_mut() {
+            open.bytes_up += bytes as u64;
+        }
+    }
+
+    fn count_down(&mut self, bytes: usize) {
+        self.bytes_down += bytes as u64;
+        if let Some(open) = self.open.as_mut() {
+            open.bytes_down += bytes as u64;
+        }
+    }
+
+    fn finish(mut self, reason: FinishReason) -> RunSummary {
+        let summary = RunSummary {
+            run_id: self.run_id.clone(),
+            reason: reason.clone(),
+            rounds: self.rounds_done,
+            final_accuracy: self.last_accuracy,
+            wall_time_s: self.started.elapsed().as_secs_f64(),
+            bytes_up: self.bytes_up,
+            bytes_down: self.bytes_down,
+        };
+        let message = ServerMessage::Finished {
+            reason: reason.clone(),
+            rounds: self.rounds_done,
+            accuracy: self.last_accuracy,
+        };
+        for connection in self.registry.connection_ids() {
+            self.registry.send(connection, &message);
+            self.registry.close_connection(connection);
+        }
+        // Frames still queued stay valid; only new events are refused.
+        self.events.close();
+        if let Err(err) = self.outputs.write_json("summary.json", &summary) {
+            tracing::error!(error = %err, "failed to write run summary");
+        }
+        match &reason {
+            FinishReason::Failed(cause) => {
+                tracing::error!(run_id = self.run_id, rounds = self.rounds_done, cause, "run failed")
+            }
+            _ => tracing::info!(
+                run_id = self.run_id,
+                rounds = self.rounds_done,
+                reason = ?reason,
+                accuracy = self.last_accuracy,
+                "run finished"
+            ),
+        }
+        let _ = self.observers.send(RunEvent::Finished(summary.clone()));
+        summary
+    }
+}
+
+fn weighted_loss(open: &OpenRound) -> Option<f64> {
+    let total: u64 = open.accepted.iter().map(|u| u.num_examples).sum();
+    if total == 0 {
+        return None;
+    }
+    let sum: f64 = open
+        .accepted
+        .iter()
+        .map(|u| u.train_loss * u.num_examples as f64)
+        .sum();
+    Some(sum / total as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_are_sortable_and_name_the_seed() {
+        let id = new_run_id(7);
+        assert!(id.contains("-s7-"), "{id}");
+        assert!(id.starts_with("20"), "{id}");
+        assert!(!id.contains(':'), "{id}");
+    }
+}

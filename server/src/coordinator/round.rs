@@ -1,0 +1,233 @@
+//! The state of the round that is open for updates, and the checks every
+//! update must pass before it counts.
+
+use std::collections::{BTreeSet, HashMap};
+
+use bytes::Bytes;
+use starling_proto::{ClientUpdate, ErrorCode, ParamSet, TensorSpec, UpdatePayload};
+
+/// An update that passed every check; it is aggregated when the round
+/// closes.
+#[derive(Debug)]
+pub struct AcceptedUpdate {
+    /// Sending client.
+    pub client_id: String,
+    /// FedAvg weight.
+    pub num_examples: u64,
+    /// Local steps taken.
+    pub local_steps: u32,
+    /// Local training loss.
+    pub train_loss: f64,
+    /// Flattened delta, in the global model's layout.
+    pub delta: Vec<f32>,
+}
+
+/// A rejected message: the code and text sent back to the client.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    /// Machine-readable reason.
+    pub code: ErrorCode,
+    /// Explanation with the offending values.
+    pub message: String,
+}
+
+impl Rejection {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The round currently collecting updates.
+#[derive(Debug)]
+pub struct OpenRound {
+    pub round: u32,
+    /// Clients sampled for this round.
+    pub sampled: BTreeSet<String>,
+    /// Each sampled client's encoded task, re-sent if it reconnects.
+    pub tasks: HashMap<String, Bytes>,
+    /// Updates accepted so far.
+    pub accepted: Vec<AcceptedUpdate>,
+    /// Sampled clients that are done for this round: accepted, or rejected
+    /// for the update's content (a resend would fail the same way).
+    pub finished: BTreeSet<String>,
+    /// Messages rejected while the round was open.
+    pub rejected: usize,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+}
+
+impl OpenRound {
+    pub fn new(round: u32, sampled: BTreeSet<String>) -> Self {
+        Self {
+            round,
+            sampled,
+            tasks: HashMap::new(),
+            accepted: Vec::new(),
+            finished: BTreeSet::new(),
+            rejected: 0,
+            bytes_up: 0,
+            bytes_down: 0,
+        }
+    }
+
+    /// True once every sampled client is done.
+    pub fn all_finished(&self) -> bool {
+        self.finished.len() >= self.sampled.len()
+    }
+
+    /// Checks `update` from `client_id` against this round and the global
+    /// model's layout, and keeps it when it passes.
+    pub fn accept(
+        &mut self,
+        client_id: &str,
+        update: ClientUpdate,
+        layout: &[TensorSpec],
+    ) -> Result<(), Rejection> {
+        self.check_addressing(client_id, &update)?;
+        let delta = match check_content(&update, layout) {
+            Ok(delta) => delta,
+            Err(rejection) => {
+                self.finished.insert(client_id.to_owned());
+                return Err(rejection);
+            }
+        };
+        self.finished.insert(client_id.to_owned());
+        self.accepted.push(AcceptedUpdate {
+            client_id: client_id.to_owned(),
+            num_examples: update.num_examples,
+            local_steps: update.local_steps,
+            train_loss: update.train_loss,
+            delta,
+        });
+        Ok(())
+    }
+
+    fn check_addressing(&self, client_id: &str, update: &ClientUpdate) -> Result<(), Rejection> {
+        if update.round != self.round {
+            return Err(Rejection::new(
+                ErrorCode::WrongRound,
+                format!(
+                    "update rejected: expected round {}, got {}",
+                    self.round, update.round
+                ),
+            ));
+        }
+        if !self.sampled.contains(client_id) {
+            return Err(Rejection::new(
+                ErrorCode::NotSampled,
+                format!(
+                    "update rejected: client {client_id} was not sampled for round {}",
+                    self.round
+                ),
+            ));
+        }
+        if self.finished.contains(client_id) {
+            return Err(Rejection::new(
+                ErrorCode::DuplicateUpdate,
+                format!(
+                    "update rejected: client {client_id} already sent its update for round {}",
+                    self.round
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks layout and values; returns the flat delta.
+fn check_content(update: &ClientUpdate, layout: &[TensorSpec]) -> Result<Vec<f32>, Rejection> {
+    let UpdatePayload::Dense(params) = &update.payload;
+    check_params(params, layout)?;
+    if !update.train_loss.is_finite() {
+        return Err(Rejection::new(
+            ErrorCode::NonFinite,
+            format!("update rejected: train loss is {}", update.train_loss),
+        ));
+    }
+    Ok(params.values().to_vec())
+}
+
+fn check_params(params: &ParamSet, layout: &[TensorSpec]) -> Result<(), Rejection> {
+    params.check_layout(layout).map_err(|err| {
+        Rejection::new(
+            ErrorCode::LayoutMismatch,
+            format!("update rejected: does not match the global model: {err}"),
+        )
+    })?;
+    params
+        .check_finite()
+        .map_err(|err| Rejection::new(ErrorCode::NonFinite, format!("update rejected: {err}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout() -> Vec<TensorSpec> {
+        vec![TensorSpec {
+            name: "w".into(),
+            shape: vec![2],
+        }]
+    }
+
+    fn update(round: u32, values: Vec<f32>) -> ClientUpdate {
+        let specs = vec![TensorSpec {
+            name: "w".into(),
+            shape: vec![values.len() as u32],
+        }];
+        ClientUpdate {
+            round,
+            num_examples: 10,
+            local_steps: 1,
+            train_loss: 0.3,
+            payload: UpdatePayload::Dense(ParamSet::new(specs, values).unwrap()),
+        }
+    }
+
+    fn open() -> OpenRound {
+        OpenRound::new(3, ["a".to_owned(), "b".to_owned()].into())
+    }
+
+    #[test]
+    fn valid_update_is_kept() {
+        let mut round = open();
+        round.accept("a", update(3, vec![1.0, 2.0]), &layout()).unwrap();
+        assert_eq!(round.accepted.len(), 1);
+        assert!(!round.all_finished());
+    }
+
+    #[test]
+    fn previous_round_is_rejected_and_client_may_retry() {
+        let mut round = open();
+        let err = round.accept("a", update(2, vec![1.0, 2.0]), &layout()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::WrongRound);
+        assert!(err.message.contains("expected round 3, got 2"), "{}", err.message);
+        assert!(round.accepted.is_empty());
+        round.accept("a", update(3, vec![1.0, 2.0]), &layout()).unwrap();
+    }
+
+    #[test]
+    fn unsampled_and_duplicate_updates_are_rejected() {
+        let mut round = open();
+        let err = round.accept("z", update(3, vec![1.0, 2.0]), &layout()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::NotSampled);
+        round.accept("a", update(3, vec![1.0, 2.0]), &layout()).unwrap();
+        let err = round.accept("a", update(3, vec![1.0, 2.0]), &layout()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::DuplicateUpdate);
+        assert_eq!(round.accepted.len(), 1);
+    }
+
+    #[test]
+    fn nan_and_wrong_shape_finish_the_client() {
+        let mut round = open();
+        let err = round.accept("a", update(3, vec![1.0, f32::NAN]), &layout()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::NonFinite);
+        let err = round.accept("b", update(3, vec![1.0, 2.0, 3.0]), &layout()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::LayoutMismatch);
+        assert!(round.accepted.is_empty());
+        assert!(round.all_finished());
+    }
+}

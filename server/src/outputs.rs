@@ -1,0 +1,140 @@
+//! What a run leaves on disk under `<runs_dir>/<run-id>/`: the resolved
+//! configuration, partition statistics, one JSON line of metrics per round
+//! and a summary when the run ends.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use starling_proto::FinishReason;
+
+use crate::config::RunConfig;
+
+/// Metrics of one round, as written to `metrics.jsonl` and broadcast to
+/// observers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoundMetrics {
+    /// Round number, from 1.
+    pub round: u32,
+    /// Seconds from the start of the run to the end of this round.
+    pub wall_time_s: f64,
+    /// Seconds this round took, from sampling to aggregation.
+    pub duration_s: f64,
+    /// Clients sampled.
+    pub sampled: usize,
+    /// Sampled clients whose update was accepted.
+    pub completed: usize,
+    /// Sampled clients with no accepted update by the deadline.
+    pub dropped: usize,
+    /// Messages rejected during the round (wrong round, bad layout, NaN…).
+    pub rejected: usize,
+    /// Examples behind the accepted updates.
+    pub examples: u64,
+    /// Example-weighted mean of the clients' local training loss.
+    pub train_loss: Option<f64>,
+    /// Test accuracy of the new global model, when evaluated.
+    pub test_accuracy: Option<f64>,
+    /// Test loss of the new global model, when evaluated.
+    pub test_loss: Option<f64>,
+    /// Bytes of all frames received during the round.
+    pub bytes_up: u64,
+    /// Bytes of all frames sent during the round.
+    pub bytes_down: u64,
+    /// Why aggregation failed, leaving the model unchanged.
+    pub error: Option<String>,
+}
+
+/// End-of-run record, written to `summary.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Run id (the output folder's name).
+    pub run_id: String,
+    /// Why the run ended.
+    pub reason: FinishReason,
+    /// Rounds completed.
+    pub rounds: u32,
+    /// Last measured test accuracy.
+    pub final_accuracy: Option<f64>,
+    /// Seconds from start to end.
+    pub wall_time_s: f64,
+    /// Total bytes received and sent over the run.
+    pub bytes_up: u64,
+    /// Total bytes sent over the run.
+    pub bytes_down: u64,
+}
+
+/// Writer for one run's output folder.
+#[derive(Debug)]
+pub struct RunOutputs {
+    dir: PathBuf,
+    metrics: File,
+}
+
+impl RunOutputs {
+    /// Creates `<runs_dir>/<run_id>/` and writes `config.toml` into it.
+    pub fn create(runs_dir: &Path, run_id: &str, config: &RunConfig) -> io::Result<Self> {
+        let dir = runs_dir.join(run_id);
+        fs::create_dir_all(&dir)?;
+        fs::write(dir.join("config.toml"), config.to_toml())?;
+        let metrics = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("metrics.jsonl"))?;
+        Ok(Self { dir, metrics })
+    }
+
+    /// The run's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes any serialisable value as pretty JSON to `name`.
+    pub fn write_json(&self, name: &str, value: &impl Serialize) -> io::Result<()> {
+        let text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
+        fs::write(self.dir.join(name), text + "\n")
+    }
+
+    /// Appends one round's metrics as a JSON line and flushes it.
+    pub fn append_round(&mut self, metrics: &RoundMetrics) -> io::Result<()> {
+        let line = serde_json::to_string(metrics).map_err(io::Error::other)?;
+        writeln!(self.metrics, "{line}")?;
+        self.metrics.flush()
+    }
+}
+
+/// Reads a run's `metrics.jsonl` back.
+pub fn read_metrics(run_dir: &Path) -> io::Result<Vec<RoundMetrics>> {
+    let text = fs::read_to_string(run_dir.join("metrics.jsonl"))?;
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).map_err(io::Error::other))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_round_trip_through_the_run_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut outputs = RunOutputs::create(tmp.path(), "r1", &RunConfig::default()).unwrap();
+        let first = RoundMetrics {
+            round: 1,
+            test_accuracy: Some(0.5),
+            ..RoundMetrics::default()
+        };
+        let second = RoundMetrics {
+            round: 2,
+            error: Some("boom".into()),
+            ..RoundMetrics::default()
+        };
+        outputs.append_round(&first).unwrap();
+        outputs.append_round(&second).unwrap();
+        let read = read_metrics(outputs.dir()).unwrap();
+        assert_eq!(read, vec![first, second]);
+        let config = fs::read_to_string(outputs.dir().join("config.toml")).unwrap();
+        assert_eq!(RunConfig::from_toml(&config).unwrap(), RunConfig::default());
+    }
+}
