@@ -46,9 +46,12 @@ pub struct RunArgs {
     /// Fixed number of clients per round (overrides --fraction).
     #[arg(long)]
     pub clients_per_round: Option<u32>,
-    /// Clients that must be connected before a round starts.
+    /// Smallest number of clients a round samples.
     #[arg(long)]
     pub min_clients: Option<u32>,
+    /// Connected clients a round waits for before sampling.
+    #[arg(long)]
+    pub min_available_clients: Option<u32>,
     /// Model to train.
     #[arg(long, value_enum)]
     pub model: Option<ModelArg>,
@@ -133,6 +136,9 @@ impl RunArgs {
             config.clients_per_round = self.clients_per_round;
         }
         set(&mut config.min_clients, self.min_clients);
+        if self.min_available_clients.is_some() {
+            config.min_available_clients = self.min_available_clients;
+        }
         if let Some(model) = self.model {
             config.train.model = match model {
                 ModelArg::Mlp => ModelKind::Mlp,

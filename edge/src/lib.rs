@@ -103,7 +103,11 @@ pub async fn run_client(
         attempts += 1;
         let last_error = match tokio_tungstenite::connect_async(config.server.as_str()).await {
             Ok((socket, _)) => {
-                tracing::info!(client = session.client_id(), server = config.server, "connected");
+                tracing::info!(
+                    client = session.client_id(),
+                    server = config.server,
+                    "connected"
+                );
                 let mut transport = WsTransport(socket);
                 let end = drive(&mut session, &mut transport, |task, data| {
                     let training = Arc::clone(&training);
@@ -115,6 +119,10 @@ pub async fn run_client(
                     }
                 })
                 .await?;
+                if !matches!(end, SessionEnd::Disconnected(_)) {
+                    // Close politely so the server does not log a reset.
+                    let _ = transport.0.close(None).await;
+                }
                 match end {
                     SessionEnd::Finished {
                         reason, accuracy, ..
@@ -127,7 +135,10 @@ pub async fn run_client(
                         });
                     }
                     SessionEnd::Replaced => {
-                        tracing::warn!(client = session.client_id(), "another connection took over this client id; stopping");
+                        tracing::warn!(
+                            client = session.client_id(),
+                            "another connection took over this client id; stopping"
+                        );
                         return Ok(EdgeOutcome {
                             client_id: session.client_id().to_owned(),
                             reason: None,
@@ -151,7 +162,13 @@ pub async fn run_client(
                 last_error,
             });
         }
-        tracing::info!(client = session.client_id(), attempt = attempts, delay_ms = backoff.as_millis() as u64, error = last_error, "reconnecting");
+        tracing::info!(
+            client = session.client_id(),
+            attempt = attempts,
+            delay_ms = backoff.as_millis() as u64,
+            error = last_error,
+            "reconnecting"
+        );
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(10));
     }
@@ -192,7 +209,9 @@ pub fn builtin_source(
     dir: Option<&std::path::Path>,
 ) -> Result<DataSource, starling_data::DataError> {
     match dir {
-        Some(dir) => Ok(DataSource::Split(Arc::new(starling_data::load_idx_dir(dir)?))),
+        Some(dir) => Ok(DataSource::Split(Arc::new(starling_data::load_idx_dir(
+            dir,
+        )?))),
         None => Ok(DataSource::Embedded),
     }
 }

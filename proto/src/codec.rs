@@ -134,7 +134,10 @@ mod tests {
         let frame = encode_client(&update()).unwrap();
         let err = decode_client(&frame, frame.len() - 1).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains(&format!("limit of {} bytes", frame.len() - 1)), "{text}");
+        assert!(
+            text.contains(&format!("limit of {} bytes", frame.len() - 1)),
+            "{text}"
+        );
         assert!(decode_client(&frame, frame.len()).is_ok());
     }
 

@@ -14,7 +14,7 @@ pub use codec::{
     decode_server, encode_client, encode_server,
 };
 pub use message::{
-    Capabilities, ClientMessage, ClientUpdate, DataAssignment, ErrorCode, FinishReason,
-    ModelKind, PartitionScheme, RoundTask, ServerMessage, TrainConfig, UpdatePayload,
+    Capabilities, ClientMessage, ClientUpdate, DataAssignment, ErrorCode, FinishReason, ModelKind,
+    PartitionScheme, RoundTask, ServerMessage, TrainConfig, UpdatePayload,
 };
 pub use params::{ParamError, ParamSet, TensorSpec};

@@ -201,12 +201,12 @@ mod tests {
 
     #[test]
     fn tensors_split_the_buffer_in_order() {
-        let set = ParamSet::new(
-            vec![spec("w", &[2]), spec("b", &[1])],
-            vec![1.0, 2.0, 3.0],
-        )
-        .unwrap();
-        let parts: Vec<_> = set.tensors().map(|(s, v)| (s.name.clone(), v.to_vec())).collect();
+        let set =
+            ParamSet::new(vec![spec("w", &[2]), spec("b", &[1])], vec![1.0, 2.0, 3.0]).unwrap();
+        let parts: Vec<_> = set
+            .tensors()
+            .map(|(s, v)| (s.name.clone(), v.to_vec()))
+            .collect();
         assert_eq!(parts[0], ("w".to_owned(), vec![1.0, 2.0]));
         assert_eq!(parts[1], ("b".to_owned(), vec![3.0]));
     }

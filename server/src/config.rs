@@ -77,12 +77,15 @@ pub struct RunConfig {
     pub fraction: f64,
     /// Fixed number K of clients per round; overrides `fraction` when set.
     pub clients_per_round: Option<u32>,
-    /// Clients that must be connected before a round starts, and the
-    /// smallest sample a round runs with.
+    /// Smallest number of clients a round samples.
     pub min_clients: u32,
+    /// Connected clients a round waits for before sampling; `min_clients`
+    /// when unset, and never below it.
+    pub min_available_clients: Option<u32>,
     /// Clients the operator expects (sizes the built-in partitioning).
     pub expected_clients: u32,
-    /// Seconds a round waits for `min_clients` before the run fails.
+    /// Seconds a round waits for `min_available_clients` before the run
+    /// fails.
     pub wait_for_clients_secs: f64,
     /// Seconds sampled clients have to answer; late updates are dropped.
     pub round_timeout_secs: f64,
@@ -113,6 +116,7 @@ impl Default for RunConfig {
             fraction: 1.0,
             clients_per_round: None,
             min_clients: 1,
+            min_available_clients: None,
             expected_clients: 8,
             wait_for_clients_secs: 60.0,
             round_timeout_secs: 120.0,
@@ -150,7 +154,12 @@ impl RunConfig {
 
     /// Checks every field's range; call before starting a run.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        check(self.rounds >= 1, "rounds", self.rounds, "must be at least 1")?;
+        check(
+            self.rounds >= 1,
+            "rounds",
+            self.rounds,
+            "must be at least 1",
+        )?;
         check(
             self.fraction.is_finite() && self.fraction > 0.0 && self.fraction <= 1.0,
             "fraction",
@@ -160,7 +169,12 @@ impl RunConfig {
         if let Some(k) = self.clients_per_round {
             check(k >= 1, "clients_per_round", k, "must be at least 1")?;
         }
-        check(self.min_clients >= 1, "min_clients", self.min_clients, "must be at least 1")?;
+        check(
+            self.min_clients >= 1,
+            "min_clients",
+            self.min_clients,
+            "must be at least 1",
+        )?;
         check(
             positive_secs(self.wait_for_clients_secs),
             "wait_for_clients_secs",
@@ -173,7 +187,12 @@ impl RunConfig {
             self.round_timeout_secs,
             "must be a positive number of seconds",
         )?;
-        check(self.eval_every >= 1, "eval_every", self.eval_every, "must be at least 1")?;
+        check(
+            self.eval_every >= 1,
+            "eval_every",
+            self.eval_every,
+            "must be at least 1",
+        )?;
         if let Some(target) = self.target_accuracy {
             check(
                 (0.0..=1.0).contains(&target),
@@ -192,7 +211,10 @@ impl RunConfig {
             STRATEGIES.contains(&self.strategy.as_str()),
             "strategy",
             &self.strategy,
-            &format!("unknown strategy; valid strategies: {}", STRATEGIES.join(", ")),
+            &format!(
+                "unknown strategy; valid strategies: {}",
+                STRATEGIES.join(", ")
+            ),
         )?;
         self.validate_train()?;
         self.data.scheme()?;
@@ -201,8 +223,18 @@ impl RunConfig {
 
     fn validate_train(&self) -> Result<(), ConfigError> {
         let train = &self.train;
-        check(train.local_epochs >= 1, "train.local_epochs", train.local_epochs, "must be at least 1")?;
-        check(train.batch_size >= 1, "train.batch_size", train.batch_size, "must be at least 1")?;
+        check(
+            train.local_epochs >= 1,
+            "train.local_epochs",
+            train.local_epochs,
+            "must be at least 1",
+        )?;
+        check(
+            train.batch_size >= 1,
+            "train.batch_size",
+            train.batch_size,
+            "must be at least 1",
+        )?;
         check(
             train.learning_rate.is_finite() && train.learning_rate > 0.0,
             "train.learning_rate",
@@ -230,6 +262,13 @@ impl RunConfig {
         } else {
             self.expected_clients.max(1)
         }
+    }
+
+    /// Connected clients needed before a round samples.
+    pub fn min_available(&self) -> u32 {
+        self.min_available_clients
+            .unwrap_or(self.min_clients)
+            .max(self.min_clients)
     }
 
     /// Round deadline as a duration.
@@ -308,12 +347,30 @@ mod tests {
     #[test]
     fn out_of_range_values_are_rejected() {
         let cases = [
-            RunConfig { rounds: 0, ..RunConfig::default() },
-            RunConfig { fraction: 0.0, ..RunConfig::default() },
-            RunConfig { fraction: 1.5, ..RunConfig::default() },
-            RunConfig { min_clients: 0, ..RunConfig::default() },
-            RunConfig { round_timeout_secs: -1.0, ..RunConfig::default() },
-            RunConfig { target_accuracy: Some(95.0), ..RunConfig::default() },
+            RunConfig {
+                rounds: 0,
+                ..RunConfig::default()
+            },
+            RunConfig {
+                fraction: 0.0,
+                ..RunConfig::default()
+            },
+            RunConfig {
+                fraction: 1.5,
+                ..RunConfig::default()
+            },
+            RunConfig {
+                min_clients: 0,
+                ..RunConfig::default()
+            },
+            RunConfig {
+                round_timeout_secs: -1.0,
+                ..RunConfig::default()
+            },
+            RunConfig {
+                target_accuracy: Some(95.0),
+                ..RunConfig::default()
+            },
         ];
         for config in cases {
             assert!(config.validate().is_err(), "{config:?}");

@@ -31,7 +31,9 @@ async fn upgrade(
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
     ws: WebSocketUpgrade,
 ) -> impl IntoResponse {
-    let transport_limit = connector.max_message_bytes().saturating_add(TRANSPORT_SLACK);
+    let transport_limit = connector
+        .max_message_bytes()
+        .saturating_add(TRANSPORT_SLACK);
     ws.max_message_size(transport_limit)
         .max_frame_size(transport_limit)
         .on_upgrade(move |socket| bridge(socket, connector, peer))

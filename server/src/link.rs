@@ -181,7 +181,12 @@ impl InboundHalf {
             size,
             limit: self.max_message_bytes,
         };
-        tracing::warn!(connection = self.connection, bytes = size, limit = self.max_message_bytes, "rejected oversized frame");
+        tracing::warn!(
+            connection = self.connection,
+            bytes = size,
+            limit = self.max_message_bytes,
+            "rejected oversized frame"
+        );
         self.reject(&err);
     }
 
@@ -200,7 +205,9 @@ impl InboundHalf {
         if let Ok(frame) = starling_proto::encode_server(&message) {
             // A full queue means the peer is not reading; dropping the error
             // frame then is harmless.
-            let _ = self.outbound_tx.try_send(Outbound::Frame(Bytes::from(frame)));
+            let _ = self
+                .outbound_tx
+                .try_send(Outbound::Frame(Bytes::from(frame)));
         }
     }
 }

@@ -6,15 +6,17 @@
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use starling_client::{ClientError, DataSource, Session, SessionEnd, Transport, TransportError, drive, train_round};
+use starling_client::{
+    ClientError, DataSource, Session, SessionEnd, Transport, TransportError, drive, train_round,
+};
 use starling_server::{Link, Outbound, RunConfig, RunEvent, RunSummary, StartError, start_run};
 use tokio::sync::Semaphore;
 
 /// A simulation: the run plus how many clients to create.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
-    /// The federated run; `expected_clients` and `min_clients` are set from
-    /// `clients` so that every client joins before round 1.
+    /// The federated run; `expected_clients` and `min_available_clients` are
+    /// set from `clients` so that every client joins before round 1.
     pub run: RunConfig,
     /// Simulated clients, each with its own partition of the training split.
     pub clients: usize,
@@ -77,14 +79,19 @@ pub async fn simulate(config: SimConfig) -> Result<SimReport, SimError> {
     }
     let mut run = config.run.clone();
     run.expected_clients = config.clients as u32;
-    run.min_clients = run.min_clients.max(1).min(config.clients as u32);
+    run.min_available_clients = Some(config.clients as u32);
+    run.min_clients = run.min_clients.min(config.clients as u32);
     let split_config = run.clone();
-    let split = tokio::task::spawn_blocking(move || starling_server::setup::load_split(&split_config)).await??;
+    let split =
+        tokio::task::spawn_blocking(move || starling_server::setup::load_split(&split_config))
+            .await??;
     let source = DataSource::Split(Arc::new(split));
 
     let handle = start_run(run.clone()).await?;
     let progress = config.progress.then(|| progress_bar(run.rounds));
-    let watcher = progress.clone().map(|bar| watch_progress(bar, handle.subscribe()));
+    let watcher = progress
+        .clone()
+        .map(|bar| watch_progress(bar, handle.subscribe()));
     let training = Arc::new(Semaphore::new(config.parallel.max(1)));
     let mut clients = Vec::with_capacity(config.clients);
     for i in 0..config.clients {
@@ -96,7 +103,11 @@ pub async fn simulate(config: SimConfig) -> Result<SimReport, SimError> {
             }
         };
         let session = Session::new(format!("sim-{i:04}"), "sim", source.clone());
-        clients.push(tokio::spawn(run_sim_client(session, link, Arc::clone(&training))));
+        clients.push(tokio::spawn(run_sim_client(
+            session,
+            link,
+            Arc::clone(&training),
+        )));
     }
     let run_dir = handle.run_dir().to_path_buf();
     let summary = handle.wait().await?;
@@ -140,9 +151,10 @@ async fn run_sim_client(
 
 fn progress_bar(rounds: u32) -> ProgressBar {
     let bar = ProgressBar::new(u64::from(rounds));
-    let style = ProgressStyle::with_template("{elapsed_precise} [{bar:30}] round {pos}/{len} {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+    let style =
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] round {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
     bar.set_style(style);
     bar
 }

@@ -27,25 +27,26 @@ pub struct DemoArgs {
     pub run: RunArgs,
 }
 
-/// The demo's defaults: MLP, IID, every client every round, stop at 95%.
+/// The demo's defaults: MLP on IID partitions, every client in every
+/// round, 5 local epochs of SGD with momentum (lr 0.05, momentum 0.9).
 fn demo_config(clients: usize) -> RunConfig {
     let mut config = RunConfig {
         rounds: 10,
         fraction: 1.0,
-        min_clients: clients as u32,
+        min_available_clients: Some(clients as u32),
         expected_clients: clients as u32,
-        target_accuracy: Some(0.95),
         ..RunConfig::default()
     };
     config.train.model = ModelKind::Mlp;
-    config.train.local_epochs = 2;
-    config.train.learning_rate = 0.1;
+    config.train.local_epochs = 5;
+    config.train.learning_rate = 0.05;
+    config.train.momentum = 0.9;
     config
 }
 
 /// Runs the demo to the end and prints the final accuracy.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    logging::init("warn,starling_server=info");
+    logging::init("warn");
     let clients = args.edge_clients.max(1);
     let config = args.run.resolve(demo_config(clients))?;
     let mut edge_task = None;

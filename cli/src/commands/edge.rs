@@ -58,7 +58,11 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
             }
         }
     }
-    anyhow::ensure!(failures == 0, "{failures} of {} clients failed", results.len());
+    anyhow::ensure!(
+        failures == 0,
+        "{failures} of {} clients failed",
+        results.len()
+    );
     Ok(())
 }
 

@@ -180,7 +180,10 @@ mod tests {
         let mut out = [0.0; 2];
         for weight in [-1.0, f64::NAN, f64::INFINITY] {
             let err = weighted_mean_into(&[contribution("a", weight, &a)], &mut out).unwrap_err();
-            assert!(matches!(err, AggregateError::InvalidWeight { .. }), "{weight}");
+            assert!(
+                matches!(err, AggregateError::InvalidWeight { .. }),
+                "{weight}"
+            );
         }
         let short = [1.0];
         let err = weighted_mean_into(&[contribution("s", 1.0, &short)], &mut out).unwrap_err();

@@ -69,7 +69,9 @@ impl Strategy {
 
 impl std::fmt::Debug for Strategy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Strategy").field("name", &self.name()).finish()
+        f.debug_struct("Strategy")
+            .field("name", &self.name())
+            .finish()
     }
 }
 

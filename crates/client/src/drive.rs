@@ -4,8 +4,7 @@
 use std::future::Future;
 
 use starling_proto::{
-    ClientMessage, DEFAULT_MAX_MESSAGE_BYTES, FinishReason, RoundTask, decode_server,
-    encode_client,
+    ClientMessage, DEFAULT_MAX_MESSAGE_BYTES, FinishReason, RoundTask, decode_server, encode_client,
 };
 
 use crate::session::{ClientError, Session, Step};
@@ -61,7 +60,11 @@ where
         let frame = match transport.recv().await {
             Some(Ok(frame)) => frame,
             Some(Err(err)) => return Ok(SessionEnd::Disconnected(err.to_string())),
-            None => return Ok(SessionEnd::Disconnected("server closed the connection".into())),
+            None => {
+                return Ok(SessionEnd::Disconnected(
+                    "server closed the connection".into(),
+                ));
+            }
         };
         let message = match decode_server(&frame, DEFAULT_MAX_MESSAGE_BYTES) {
             Ok(message) => message,
@@ -96,7 +99,10 @@ where
     }
 }
 
-async fn send<T: Transport>(transport: &mut T, message: &ClientMessage) -> Result<(), TransportError> {
+async fn send<T: Transport>(
+    transport: &mut T,
+    message: &ClientMessage,
+) -> Result<(), TransportError> {
     let frame = encode_client(message).map_err(|err| TransportError(err.to_string()))?;
     transport.send(frame).await
 }

@@ -123,7 +123,13 @@ impl Session {
             ServerMessage::Welcome { run_id, assignment } => {
                 if self.data.is_none() {
                     let data = self.source.resolve(assignment.as_ref())?;
-                    tracing::info!(client = self.client_id, run_id, examples = data.len(), partition = assignment.as_ref().map(|a| a.index), "joined run");
+                    tracing::info!(
+                        client = self.client_id,
+                        run_id,
+                        examples = data.len(),
+                        partition = assignment.as_ref().map(|a| a.index),
+                        "joined run"
+                    );
                     self.data = Some(data);
                 }
                 self.run_id = Some(run_id);
@@ -155,7 +161,12 @@ impl Session {
     }
 
     fn on_error(&mut self, code: ErrorCode, message: String) -> Result<Step, ClientError> {
-        tracing::warn!(client = self.client_id, ?code, message, "server rejected a message");
+        tracing::warn!(
+            client = self.client_id,
+            ?code,
+            message,
+            "server rejected a message"
+        );
         match code {
             ErrorCode::Replaced => Ok(Step::Replaced),
             ErrorCode::InvalidRegistration | ErrorCode::UnsupportedVersion => {

@@ -291,7 +291,7 @@ impl Coordinator {
     }
 
     async fn wait_for_clients(&mut self) -> Result<(), FinishReason> {
-        let needed = self.config.min_clients as usize;
+        let needed = self.config.min_available() as usize;
         let wait = self.config.wait_for_clients();
         let deadline = Instant::now() + wait;
         let mut logged = false;
@@ -327,7 +327,12 @@ impl Coordinator {
             self.config.min_clients,
         );
         let sampled = sample_clients(&candidates, count, self.config.seed, round);
-        tracing::info!(round, sampled = sampled.len(), available = candidates.len(), "round started");
+        tracing::info!(
+            round,
+            sampled = sampled.len(),
+            available = candidates.len(),
+            "round started"
+        );
         let _ = self.observers.send(RunEvent::RoundStarted {
             round,
             sampled: sampled.len(),
@@ -429,9 +434,12 @@ impl Coordinator {
     }
 
     fn aggregate(&mut self, open: &OpenRound, metrics: &mut RoundMetrics) {
-        let contributions: Vec<ClientContribution<'_>> = open
-            .accepted
-            .iter()
+        // Sorted by client id so the floating-point sum does not depend on
+        // arrival order.
+        let mut accepted: Vec<_> = open.accepted.iter().collect();
+        accepted.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        let contributions: Vec<ClientContribution<'_>> = accepted
+            .into_iter()
             .map(|u| ClientContribution {
                 client_id: &u.client_id,
                 weight: u.num_examples as f64,
@@ -461,17 +469,22 @@ impl Coordinator {
         let params = self.global.clone();
         let model = self.config.train.model;
         let test_set = Arc::clone(&self.test_set);
-        let result =
-            tokio::task::spawn_blocking(move || starling_train::evaluate(model, &params, &test_set))
-                .await;
+        let result = tokio::task::spawn_blocking(move || {
+            starling_train::evaluate(model, &params, &test_set)
+        })
+        .await;
         match result {
             Ok(Ok(evaluation)) => {
                 metrics.test_accuracy = Some(evaluation.accuracy);
                 metrics.test_loss = Some(evaluation.loss);
                 self.last_accuracy = Some(evaluation.accuracy);
             }
-            Ok(Err(err)) => tracing::error!(round = metrics.round, error = %err, "evaluation failed"),
-            Err(err) => tracing::error!(round = metrics.round, error = %err, "evaluation task failed"),
+            Ok(Err(err)) => {
+                tracing::error!(round = metrics.round, error = %err, "evaluation failed")
+            }
+            Err(err) => {
+                tracing::error!(round = metrics.round, error = %err, "evaluation task failed")
+            }
         }
     }
 
@@ -524,7 +537,11 @@ impl Coordinator {
     }
 
     fn reject(&mut self, connection: ConnectionId, rejection: Rejection) {
-        let client = self.registry.client_of(connection).unwrap_or("-").to_owned();
+        let client = self
+            .registry
+            .client_of(connection)
+            .unwrap_or("-")
+            .to_owned();
         tracing::warn!(
             connection,
             client,
@@ -564,7 +581,12 @@ impl Coordinator {
             self.registry
                 .register(connection, &client_id, capabilities.clone(), num_examples);
         if let Registered::Replaced(old) = outcome {
-            tracing::warn!(client = client_id, old_connection = old, connection, "client id registered again; replacing the older connection");
+            tracing::warn!(
+                client = client_id,
+                old_connection = old,
+                connection,
+                "client id registered again; replacing the older connection"
+            );
             let notice = ServerMessage::Error {
                 code: ErrorCode::Replaced,
                 message: format!("client id {client_id} registered from another connection"),
@@ -572,7 +594,9 @@ impl Coordinator {
             self.registry.send(old, &notice);
             self.registry.close_connection(old);
         }
-        let assignment = wants_data.then(|| self.assignment_for(&client_id)).flatten();
+        let assignment = wants_data
+            .then(|| self.assignment_for(&client_id))
+            .flatten();
         tracing::info!(
             client = client_id,
             connection,
@@ -606,7 +630,10 @@ impl Coordinator {
             open.tasks.get(client_id).cloned()
         });
         if let Some(frame) = frame {
-            tracing::info!(client = client_id, "re-sent the open round's task after reconnect");
+            tracing::info!(
+                client = client_id,
+                "re-sent the open round's task after reconnect"
+            );
             self.deliver_task(client_id, frame);
         }
     }
@@ -692,7 +719,12 @@ impl Coordinator {
         }
         match &reason {
             FinishReason::Failed(cause) => {
-                tracing::error!(run_id = self.run_id, rounds = self.rounds_done, cause, "run failed")
+                tracing::error!(
+                    run_id = self.run_id,
+                    rounds = self.rounds_done,
+                    cause,
+                    "run failed"
+                )
             }
             _ => tracing::info!(
                 run_id = self.run_id,

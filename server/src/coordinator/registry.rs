@@ -229,7 +229,10 @@ mod tests {
     #[test]
     fn second_connection_replaces_first() {
         let mut registry = registry_with(&[1, 2]);
-        assert_eq!(registry.register(1, "a", Capabilities::default(), 5), Registered::Fresh);
+        assert_eq!(
+            registry.register(1, "a", Capabilities::default(), 5),
+            Registered::Fresh
+        );
         assert_eq!(
             registry.register(2, "a", Capabilities::default(), 5),
             Registered::Replaced(1)

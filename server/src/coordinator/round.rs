@@ -194,7 +194,9 @@ mod tests {
     #[test]
     fn valid_update_is_kept() {
         let mut round = open();
-        round.accept("a", update(3, vec![1.0, 2.0]), &layout()).unwrap();
+        round
+            .accept("a", update(3, vec![1.0, 2.0]), &layout())
+            .unwrap();
         assert_eq!(round.accepted.len(), 1);
         assert!(!round.all_finished());
     }
@@ -202,20 +204,34 @@ mod tests {
     #[test]
     fn previous_round_is_rejected_and_client_may_retry() {
         let mut round = open();
-        let err = round.accept("a", update(2, vec![1.0, 2.0]), &layout()).unwrap_err();
+        let err = round
+            .accept("a", update(2, vec![1.0, 2.0]), &layout())
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::WrongRound);
-        assert!(err.message.contains("expected round 3, got 2"), "{}", err.message);
+        assert!(
+            err.message.contains("expected round 3, got 2"),
+            "{}",
+            err.message
+        );
         assert!(round.accepted.is_empty());
-        round.accept("a", update(3, vec![1.0, 2.0]), &layout()).unwrap();
+        round
+            .accept("a", update(3, vec![1.0, 2.0]), &layout())
+            .unwrap();
     }
 
     #[test]
     fn unsampled_and_duplicate_updates_are_rejected() {
         let mut round = open();
-        let err = round.accept("z", update(3, vec![1.0, 2.0]), &layout()).unwrap_err();
+        let err = round
+            .accept("z", update(3, vec![1.0, 2.0]), &layout())
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::NotSampled);
-        round.accept("a", update(3, vec![1.0, 2.0]), &layout()).unwrap();
-        let err = round.accept("a", update(3, vec![1.0, 2.0]), &layout()).unwrap_err();
+        round
+            .accept("a", update(3, vec![1.0, 2.0]), &layout())
+            .unwrap();
+        let err = round
+            .accept("a", update(3, vec![1.0, 2.0]), &layout())
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::DuplicateUpdate);
         assert_eq!(round.accepted.len(), 1);
     }
@@ -223,9 +239,13 @@ mod tests {
     #[test]
     fn nan_and_wrong_shape_finish_the_client() {
         let mut round = open();
-        let err = round.accept("a", update(3, vec![1.0, f32::NAN]), &layout()).unwrap_err();
+        let err = round
+            .accept("a", update(3, vec![1.0, f32::NAN]), &layout())
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::NonFinite);
-        let err = round.accept("b", update(3, vec![1.0, 2.0, 3.0]), &layout()).unwrap_err();
+        let err = round
+            .accept("b", update(3, vec![1.0, 2.0, 3.0]), &layout())
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::LayoutMismatch);
         assert!(round.accepted.is_empty());
         assert!(round.all_finished());

@@ -1,0 +1,80 @@
+//! End-to-end simulations through the real coordinator and client core.
+
+use std::time::Duration;
+
+use starling_proto::{FinishReason, ModelKind};
+use starling_server::{RunConfig, read_metrics};
+use starling_sim::{SimConfig, SimError, simulate};
+
+fn small_run(runs_dir: &std::path::Path, seed: u64) -> SimConfig {
+    let mut run = RunConfig {
+        rounds: 2,
+        fraction: 0.5,
+        seed,
+        round_timeout_secs: 60.0,
+        runs_dir: runs_dir.to_path_buf(),
+        ..RunConfig::default()
+    };
+    run.train.model = ModelKind::Mlp;
+    run.data.partition = "dirichlet".into();
+    run.data.alpha = 0.3;
+    SimConfig {
+        run,
+        clients: 6,
+        parallel: 2,
+        progress: false,
+    }
+}
+
+async fn run_sim(config: SimConfig) -> starling_sim::SimReport {
+    tokio::time::timeout(Duration::from_secs(300), simulate(config))
+        .await
+        .expect("simulation timed out")
+        .expect("simulation failed")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dirichlet_simulation_writes_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = run_sim(small_run(dir.path(), 3)).await;
+    assert_eq!(report.summary.reason, FinishReason::RoundsCompleted);
+    assert!(
+        report.client_errors.is_empty(),
+        "{:?}",
+        report.client_errors
+    );
+    let metrics = read_metrics(&report.run_dir).unwrap();
+    assert_eq!(metrics.len(), 2);
+    for round in &metrics {
+        assert_eq!(round.sampled, 3, "ceil(0.5 * 6) clients per round");
+        assert_eq!(round.completed, 3);
+        assert!(round.bytes_up > 0);
+    }
+    let accuracy = metrics[1].test_accuracy.unwrap();
+    assert!(accuracy > 0.3, "accuracy after 2 rounds: {accuracy}");
+    assert!(report.run_dir.join("partition.json").exists());
+    assert!(report.run_dir.join("summary.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_seed_gives_same_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = run_sim(small_run(dir.path(), 11)).await;
+    let second = run_sim(small_run(dir.path(), 11)).await;
+    let a = read_metrics(&first.run_dir).unwrap();
+    let b = read_metrics(&second.run_dir).unwrap();
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.test_accuracy, y.test_accuracy, "round {}", x.round);
+        assert_eq!(x.train_loss, y.train_loss, "round {}", x.round);
+        assert_eq!(x.examples, y.examples, "round {}", x.round);
+    }
+    assert_ne!(first.run_dir, second.run_dir);
+}
+
+#[tokio::test]
+async fn zero_clients_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = small_run(dir.path(), 1);
+    config.clients = 0;
+    assert!(matches!(simulate(config).await, Err(SimError::NoClients)));
+}
