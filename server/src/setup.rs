@@ -58,6 +58,14 @@ impl RunData {
         let parts =
             starling_data::partition(split.train.labels(), partitions, &scheme, config.seed)?;
         let partition_stats = starling_data::partition_stats(split.train.labels(), &parts);
+        for client in &partition_stats.clients {
+            tracing::debug!(
+                partition = client.client,
+                examples = client.count,
+                labels = ?client.label_histogram,
+                "partition"
+            );
+        }
         tracing::info!(
             partitions,
             scheme = ?scheme,

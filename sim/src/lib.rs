@@ -93,6 +93,7 @@ pub async fn simulate(config: SimConfig) -> Result<SimReport, SimError> {
         .clone()
         .map(|bar| watch_progress(bar, handle.subscribe()));
     let training = Arc::new(Semaphore::new(config.parallel.max(1)));
+    let mut joined = handle.subscribe();
     let mut clients = Vec::with_capacity(config.clients);
     for i in 0..config.clients {
         let link = match handle.connector().open().await {
@@ -102,12 +103,17 @@ pub async fn simulate(config: SimConfig) -> Result<SimReport, SimError> {
                 break;
             }
         };
-        let session = Session::new(format!("sim-{i:04}"), "sim", source.clone());
+        let client_id = format!("sim-{i:04}");
+        let session = Session::new(client_id.clone(), "sim", source.clone());
         clients.push(tokio::spawn(run_sim_client(
             session,
             link,
             Arc::clone(&training),
         )));
+        // The server hands out data partitions in registration order, so
+        // registering one client at a time keeps the id-to-partition mapping,
+        // and with it the whole run, reproducible.
+        wait_until_joined(&mut joined, &client_id).await;
     }
     let run_dir = handle.run_dir().to_path_buf();
     let summary = handle.wait().await?;
@@ -128,6 +134,32 @@ pub async fn simulate(config: SimConfig) -> Result<SimReport, SimError> {
         run_dir,
         client_errors,
     })
+}
+
+/// Waits for the coordinator to announce `client_id`; gives up after 60 s
+/// (the run then proceeds and the mapping may differ between runs).
+async fn wait_until_joined(
+    events: &mut tokio::sync::broadcast::Receiver<RunEvent>,
+    client_id: &str,
+) {
+    let wait = async {
+        loop {
+            match events.recv().await {
+                Ok(RunEvent::ClientJoined { client_id: id, .. }) if id == client_id => return,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    };
+    if tokio::time::timeout(std::time::Duration::from_secs(60), wait)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            client = client_id,
+            "simulated client did not register within 60 s"
+        );
+    }
 }
 
 async fn run_sim_client(

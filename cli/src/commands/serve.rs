@@ -23,7 +23,18 @@ pub struct ServeArgs {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     logging::init("info");
     let config = args.run.resolve(RunConfig::default())?;
-    let (summary, run_dir) = serve_run(config, args.bind, |_| {}).await?;
+    let (summary, run_dir) = serve_run(config, args.bind, |ready| {
+        println!(
+            "listening on http://{}/ (clients connect to ws://{}/ws)",
+            ready.address, ready.address
+        );
+        println!(
+            "run {} writes to {}",
+            ready.run.run_id(),
+            ready.run.run_dir().display()
+        );
+    })
+    .await?;
     println!("{}", report::final_line(&summary, &run_dir));
     Ok(())
 }

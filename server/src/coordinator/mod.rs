@@ -262,10 +262,10 @@ impl Coordinator {
                 return reason;
             }
             let target = self.config.target_accuracy;
-            if let (Some(target), Some(accuracy)) = (target, self.last_accuracy) {
-                if accuracy >= target {
-                    return FinishReason::TargetAccuracy;
-                }
+            if let (Some(target), Some(accuracy)) = (target, self.last_accuracy)
+                && accuracy >= target
+            {
+                return FinishReason::TargetAccuracy;
             }
         }
         FinishReason::RoundsCompleted
@@ -411,7 +411,7 @@ impl Coordinator {
         };
         self.aggregate(&open, &mut metrics);
         self.rounds_done = round;
-        if round % self.config.eval_every == 0 || round == self.config.rounds {
+        if round.is_multiple_of(self.config.eval_every) || round == self.config.rounds {
             self.evaluate(&mut metrics).await;
         }
         metrics.duration_s = round_start.elapsed().as_secs_f64();
@@ -447,10 +447,24 @@ impl Coordinator {
                 delta: &u.delta,
             })
             .collect();
-        match self
+
+        // Every accepted delta is finite, but adding their mean to large
+        // global values can still overflow f32, so the result is checked too.
+        // NOTE: only the model is restored on failure. FedAvg's server
+        // optimiser keeps no state, but a stateful one would keep this step.
+        let previous = self.global.values().to_vec();
+        let applied = self
             .strategy
             .apply_round(self.global.values_mut(), &contributions)
-        {
+            .map_err(|err| err.to_string());
+        let checked = applied.and_then(|report| {
+            self.global
+                .check_finite()
+                .map(|()| report)
+                .map_err(|err| format!("aggregated model is not finite (f32 overflow): {err}"))
+        });
+
+        match checked {
             Ok(report) => {
                 tracing::debug!(round = open.round, norm = report.update_norm, "aggregated");
                 self.model_tx.send_replace(ModelSnapshot {
@@ -458,9 +472,10 @@ impl Coordinator {
                     params: Arc::new(self.global.clone()),
                 });
             }
-            Err(err) => {
-                tracing::error!(round = open.round, error = %err, "aggregation failed; global model unchanged");
-                metrics.error = Some(err.to_string());
+            Err(message) => {
+                self.global.values_mut().copy_from_slice(&previous);
+                tracing::error!(round = open.round, error = %message, "aggregation failed; global model unchanged");
+                metrics.error = Some(message);
             }
         }
     }

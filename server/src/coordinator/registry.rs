@@ -127,12 +127,12 @@ impl Registry {
                 num_examples: 0,
                 partition: None,
             });
-        if let Some(old) = entry.connection.replace(connection) {
-            if old != connection {
-                outcome = Registered::Replaced(old);
-                if let Some(old_connection) = self.connections.get_mut(&old) {
-                    old_connection.client_id = None;
-                }
+        if let Some(old) = entry.connection.replace(connection)
+            && old != connection
+        {
+            outcome = Registered::Replaced(old);
+            if let Some(old_connection) = self.connections.get_mut(&old) {
+                old_connection.client_id = None;
             }
         }
         entry.capabilities = capabilities;

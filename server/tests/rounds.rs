@@ -1,0 +1,592 @@
+//! Round-level behaviour of the coordinator over real WebSockets: exact
+//! FedAvg aggregation, deadlines, stale and invalid updates, frame limits
+//! and reconnects. Clients send constant deltas instead of training, so
+//! every expected model value is known in advance.
+
+mod support;
+
+use starling_proto::{
+    ErrorCode, FinishReason, HEADER_LEN, MAGIC, ModelKind, PROTOCOL_VERSION, ParamSet,
+    ServerMessage, TensorSpec, encode_client, encode_server,
+};
+use starling_server::read_metrics;
+use support::{
+    TestServer, assert_finite, assert_shifted, constant_delta, test_config, update_message,
+};
+
+/// Returns the raw bit patterns of a model, for bit-identical comparisons.
+fn bits(params: &ParamSet) -> Vec<u32> {
+    params.values().iter().map(|v| v.to_bits()).collect()
+}
+
+/// Builds a `len`-byte frame: a valid header followed by bytes that are not
+/// a valid message body.
+fn junk_frame(len: usize) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(len);
+    frame.extend_from_slice(&MAGIC);
+    frame.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
+    frame.resize(len, 0xff);
+    frame
+}
+
+#[tokio::test]
+async fn three_clients_complete_a_round() {
+    let mut server = TestServer::start(test_config(3, 1)).await;
+    let initial = server.model();
+    assert_eq!(initial.round, 0, "the first snapshot is the initial model");
+
+    let mut clients = Vec::new();
+    for id in ["a", "b", "c"] {
+        let mut client = server.connect().await;
+        client.register(id).await;
+        clients.push(client);
+    }
+    let (sampled, available) = server.round_started(1).await;
+    assert_eq!(sampled, 3, "RoundStarted.sampled");
+    assert_eq!(available, 3, "RoundStarted.available");
+
+    // (delta value, examples): the FedAvg mean is (10 + 40 + 280) / 100.
+    let updates = [(1.0, 10), (2.0, 20), (4.0, 70)];
+    let mut bytes_up = 0;
+    let mut bytes_down = 0;
+    for (client, (value, examples)) in clients.iter_mut().zip(updates) {
+        let task = client.next_task().await;
+        assert_eq!(task.round, 1);
+        assert_eq!(task.model, *initial.params, "task carries the global model");
+        bytes_down += encode_server(&ServerMessage::Round(task.clone()))
+            .expect("failed to re-encode the task")
+            .len();
+        bytes_up += client
+            .send_update(1, constant_delta(&task.model, value), examples)
+            .await;
+        client.expect_accepted(1).await;
+        bytes_down += encode_server(&ServerMessage::Accepted { round: 1 })
+            .expect("failed to encode Accepted")
+            .len();
+    }
+
+    let metrics = server.round_completed(1).await;
+    assert_eq!(metrics.sampled, 3);
+    assert_eq!(metrics.completed, 3);
+    assert_eq!(metrics.dropped, 0);
+    assert_eq!(metrics.rejected, 0);
+    assert_eq!(metrics.examples, 100);
+    assert_eq!(
+        metrics.bytes_up, bytes_up as u64,
+        "bytes_up is the three updates"
+    );
+    assert_eq!(
+        metrics.bytes_down, bytes_down as u64,
+        "bytes_down is three tasks and three Accepted replies"
+    );
+    assert!(metrics.test_accuracy.is_some(), "round 1 is evaluated");
+    assert!(metrics.error.is_none(), "{:?}", metrics.error);
+
+    let after = server.model();
+    assert_eq!(after.round, 1);
+    assert_shifted(&initial.params, &after.params, 3.3);
+
+    let written = read_metrics(server.handle.run_dir()).expect("failed to read metrics.jsonl");
+    assert_eq!(written.len(), 1, "one line per round");
+    assert_eq!(written[0].round, 1);
+    assert_eq!(written[0].completed, 3);
+
+    drop(clients);
+    let summary = server.finish().await;
+    assert_eq!(summary.reason, FinishReason::RoundsCompleted);
+    assert_eq!(summary.rounds, 1);
+}
+
+#[tokio::test]
+async fn disconnected_client_stale_update_is_rejected() {
+    let timeout_secs = 2.0;
+    let mut config = test_config(3, 2);
+    config.round_timeout_secs = timeout_secs;
+    let mut server = TestServer::start(config).await;
+
+    let mut a = server.connect().await;
+    a.register("a").await;
+    let mut b = server.connect().await;
+    b.register("b").await;
+    let mut c = server.connect().await;
+    c.register("c").await;
+    let task_a = a.next_task().await;
+    let task_b = b.next_task().await;
+    let stale_task = c.next_task().await;
+
+    // c disconnects without sending its update, so round 1 can only close
+    // at the deadline.
+    c.close().await;
+    a.send_update(1, constant_delta(&task_a.model, 1.0), 10)
+        .await;
+    a.expect_accepted(1).await;
+    b.send_update(1, constant_delta(&task_b.model, 2.0), 30)
+        .await;
+    b.expect_accepted(1).await;
+
+    let first = server.round_completed(1).await;
+    assert_eq!(first.sampled, 3);
+    assert_eq!(first.completed, 2);
+    assert_eq!(first.dropped, 1);
+    assert!(
+        first.duration_s >= timeout_secs,
+        "round 1 closed after {} s, before its {timeout_secs} s deadline",
+        first.duration_s
+    );
+    let after_first = server.model();
+    assert_shifted(&task_a.model, &after_first.params, (10.0 + 60.0) / 40.0);
+
+    // With min_clients 3, round 2 cannot start until c is back, so c's
+    // next message is the round 2 task, and the stale update below arrives
+    // while round 2 is open.
+    let mut c = server.connect().await;
+    c.register("c").await;
+    let task_c = c.next_task().await;
+    assert_eq!(task_c.round, 2);
+    c.send_update(1, constant_delta(&stale_task.model, 100.0), 1000)
+        .await;
+    let message = c.expect_error(ErrorCode::WrongRound).await;
+    assert!(message.contains("expected round 2"), "{message}");
+    assert!(message.contains("got 1"), "{message}");
+
+    let task_a = a.next_task().await;
+    let task_b = b.next_task().await;
+    assert_eq!(task_a.round, 2);
+    assert_eq!(task_b.round, 2);
+    a.send_update(2, constant_delta(&task_a.model, 1.0), 10)
+        .await;
+    a.expect_accepted(2).await;
+    b.send_update(2, constant_delta(&task_b.model, 2.0), 10)
+        .await;
+    b.expect_accepted(2).await;
+    c.send_update(2, constant_delta(&task_c.model, 3.0), 20)
+        .await;
+    c.expect_accepted(2).await;
+
+    let second = server.round_completed(2).await;
+    assert_eq!(second.sampled, 3);
+    assert_eq!(second.completed, 3, "only round 2 updates count");
+    assert_eq!(second.rejected, 1, "the stale update is rejected");
+    assert_eq!(
+        second.examples, 40,
+        "the stale update's examples do not count"
+    );
+    assert_eq!(second.dropped, 0);
+    assert_shifted(
+        &after_first.params,
+        &server.model().params,
+        (10.0 + 20.0 + 60.0) / 40.0,
+    );
+
+    drop((a, b, c));
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn previous_round_update_is_rejected() {
+    let mut server = TestServer::start(test_config(2, 2)).await;
+    let mut a = server.connect().await;
+    a.register("a").await;
+    let mut b = server.connect().await;
+    b.register("b").await;
+
+    let first_task = a.next_task().await;
+    a.send_update(1, constant_delta(&first_task.model, 1.0), 10)
+        .await;
+    a.expect_accepted(1).await;
+    let task_b = b.next_task().await;
+    b.send_update(1, constant_delta(&task_b.model, 2.0), 10)
+        .await;
+    b.expect_accepted(1).await;
+
+    let task_a = a.next_task().await;
+    let task_b = b.next_task().await;
+    assert_eq!(task_a.round, 2);
+    a.send_update(1, constant_delta(&first_task.model, 100.0), 1000)
+        .await;
+    let message = a.expect_error(ErrorCode::WrongRound).await;
+    assert!(
+        message.contains("round 2"),
+        "names the open round: {message}"
+    );
+    assert!(
+        message.contains("got 1"),
+        "names the update's round: {message}"
+    );
+
+    a.send_update(2, constant_delta(&task_a.model, 1.0), 30)
+        .await;
+    a.expect_accepted(2).await;
+    b.send_update(2, constant_delta(&task_b.model, 3.0), 10)
+        .await;
+    b.expect_accepted(2).await;
+
+    let metrics = server.round_completed(2).await;
+    assert_eq!(metrics.completed, 2);
+    assert_eq!(metrics.rejected, 1);
+    assert_eq!(metrics.examples, 40);
+    assert_shifted(&task_a.model, &server.model().params, (30.0 + 30.0) / 40.0);
+
+    drop((a, b));
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn zero_examples_leave_model_unchanged() {
+    let mut server = TestServer::start(test_config(2, 2)).await;
+    let initial = server.model();
+    let mut a = server.connect().await;
+    a.register("a").await;
+    let mut b = server.connect().await;
+    b.register("b").await;
+
+    let task_a = a.next_task().await;
+    let task_b = b.next_task().await;
+    a.send_update(1, constant_delta(&task_a.model, 1.0), 0)
+        .await;
+    a.expect_accepted(1).await;
+    b.send_update(1, constant_delta(&task_b.model, 2.0), 0)
+        .await;
+    b.expect_accepted(1).await;
+
+    let first = server.round_completed(1).await;
+    assert_eq!(first.completed, 2);
+    let error = first
+        .error
+        .expect("expected an aggregation error for zero total examples");
+    assert!(error.contains("zero examples"), "{error}");
+    assert!(
+        first.train_loss.is_none_or(f64::is_finite),
+        "train loss {:?}",
+        first.train_loss
+    );
+    assert_eq!(
+        bits(&server.model().params),
+        bits(&initial.params),
+        "published model changed"
+    );
+
+    // The next task carries the server's global model itself.
+    let task_a = a.next_task().await;
+    let task_b = b.next_task().await;
+    assert_eq!(task_a.round, 2);
+    assert_eq!(
+        bits(&task_a.model),
+        bits(&initial.params),
+        "global model changed"
+    );
+    assert_finite(&task_a.model);
+
+    a.send_update(2, constant_delta(&task_a.model, 1.0), 10)
+        .await;
+    a.expect_accepted(2).await;
+    b.send_update(2, constant_delta(&task_b.model, 3.0), 10)
+        .await;
+    b.expect_accepted(2).await;
+    let second = server.round_completed(2).await;
+    assert!(second.error.is_none(), "{:?}", second.error);
+    assert_eq!(second.completed, 2);
+    assert_shifted(&initial.params, &server.model().params, 2.0);
+
+    drop((a, b));
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn nan_update_is_rejected() {
+    let mut server = TestServer::start(test_config(3, 1)).await;
+    let mut clients = Vec::new();
+    for id in ["a", "b", "c"] {
+        let mut client = server.connect().await;
+        client.register(id).await;
+        clients.push(client);
+    }
+    let mut tasks = Vec::new();
+    for client in &mut clients {
+        tasks.push(client.next_task().await);
+    }
+
+    let mut poisoned = constant_delta(&tasks[2].model, 1.0);
+    poisoned.values_mut()[5] = f32::NAN;
+    clients[2].send_update(1, poisoned, 1000).await;
+    let message = clients[2].expect_error(ErrorCode::NonFinite).await;
+    assert!(message.contains("not finite"), "{message}");
+
+    clients[0]
+        .send_update(1, constant_delta(&tasks[0].model, 1.0), 10)
+        .await;
+    clients[0].expect_accepted(1).await;
+    clients[1]
+        .send_update(1, constant_delta(&tasks[1].model, 2.0), 30)
+        .await;
+    clients[1].expect_accepted(1).await;
+
+    let metrics = server.round_completed(1).await;
+    assert_eq!(metrics.sampled, 3);
+    assert_eq!(metrics.completed, 2);
+    assert_eq!(metrics.rejected, 1);
+    assert_eq!(metrics.examples, 40);
+    let after = server.model();
+    assert_finite(&after.params);
+    assert_shifted(&tasks[0].model, &after.params, (10.0 + 60.0) / 40.0);
+
+    drop(clients);
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn oversized_frame_is_rejected() {
+    // The limit is exactly the size of the update the client sends later,
+    // so the test checks both sides of the boundary.
+    let specs = starling_train::param_specs(ModelKind::Mlp);
+    let len = specs.iter().map(TensorSpec::numel).sum();
+    let delta = ParamSet::new(specs, vec![0.25; len]).expect("failed to build the delta");
+    let limit = encode_client(&update_message(1, delta, 10))
+        .expect("failed to encode the update")
+        .len();
+    let mut config = test_config(1, 1);
+    config.max_message_bytes = limit;
+    let mut server = TestServer::start(config).await;
+
+    let mut sender = server.connect().await;
+    sender.send_frame(junk_frame(limit + 1)).await;
+    let message = sender.expect_error(ErrorCode::TooLarge).await;
+    assert!(
+        message.contains(&limit.to_string()),
+        "names the limit: {message}"
+    );
+    assert!(
+        message.contains(&(limit + 1).to_string()),
+        "names the size: {message}"
+    );
+    // A frame of exactly the limit is decoded, and this one is junk.
+    sender.send_frame(junk_frame(limit)).await;
+    sender.expect_error(ErrorCode::Malformed).await;
+
+    let mut fresh = server.connect().await;
+    fresh.register("fresh").await;
+    let task = fresh.next_task().await;
+    let sent = fresh
+        .send_update(1, constant_delta(&task.model, 0.25), 10)
+        .await;
+    assert_eq!(sent, limit, "the update is exactly at the limit");
+    fresh.expect_accepted(1).await;
+    let metrics = server.round_completed(1).await;
+    assert_eq!(metrics.completed, 1);
+
+    drop((sender, fresh));
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn second_connection_replaces_first() {
+    let mut server = TestServer::start(test_config(2, 1)).await;
+    let mut old = server.connect().await;
+    old.register("a").await;
+    let mut b = server.connect().await;
+    b.register("b").await;
+    let old_task = old.next_task().await;
+    let task_b = b.next_task().await;
+
+    let mut new = server.connect().await;
+    new.register("a").await;
+    let message = old.expect_error(ErrorCode::Replaced).await;
+    assert!(message.contains('a'), "names the client id: {message}");
+    let new_task = new.next_task().await;
+    assert_eq!(
+        new_task, old_task,
+        "the open task is re-sent to the new connection"
+    );
+
+    // The replaced connection may already be closed on the server side, so
+    // this send may fail. It must not count either way.
+    old.try_send(&update_message(
+        1,
+        constant_delta(&old_task.model, 100.0),
+        1000,
+    ))
+    .await;
+    old.expect_closed().await;
+
+    new.send_update(1, constant_delta(&new_task.model, 1.0), 10)
+        .await;
+    new.expect_accepted(1).await;
+    b.send_update(1, constant_delta(&task_b.model, 2.0), 30)
+        .await;
+    b.expect_accepted(1).await;
+
+    let metrics = server.round_completed(1).await;
+    assert_eq!(metrics.sampled, 2);
+    assert_eq!(metrics.completed, 2, "one update for a, one for b");
+    assert_eq!(metrics.examples, 40);
+    assert_shifted(
+        &new_task.model,
+        &server.model().params,
+        (10.0 + 60.0) / 40.0,
+    );
+
+    drop((old, new, b));
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn fraction_below_one_samples_single_client() {
+    let mut config = test_config(1, 1);
+    config.fraction = 0.8;
+    let mut server = TestServer::start(config).await;
+    let mut client = server.connect().await;
+    client.register("solo").await;
+
+    let (sampled, available) = server.round_started(1).await;
+    assert_eq!(sampled, 1, "RoundStarted.sampled");
+    assert_eq!(available, 1, "RoundStarted.available");
+    let task = client.next_task().await;
+    client
+        .send_update(1, constant_delta(&task.model, 1.0), 10)
+        .await;
+    client.expect_accepted(1).await;
+    let metrics = server.round_completed(1).await;
+    assert_eq!(metrics.sampled, 1);
+    assert_eq!(metrics.completed, 1);
+
+    drop(client);
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn garbage_frames_keep_connection_open() {
+    let server = TestServer::start(test_config(1, 1)).await;
+    let mut client = server.connect().await;
+
+    client.send_frame(b"not a starling frame".to_vec()).await;
+    let message = client.expect_error(ErrorCode::UnsupportedVersion).await;
+    assert!(message.contains("magic"), "{message}");
+    client.send_frame(vec![MAGIC[0], MAGIC[1]]).await;
+    client.expect_error(ErrorCode::Malformed).await;
+    client.send_frame(junk_frame(HEADER_LEN + 16)).await;
+    client.expect_error(ErrorCode::Malformed).await;
+
+    client.register("after-garbage").await;
+
+    drop(client);
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn update_before_register_is_rejected() {
+    let server = TestServer::start(test_config(1, 1)).await;
+    let mut client = server.connect().await;
+    let specs = vec![TensorSpec {
+        name: "w".to_owned(),
+        shape: vec![2],
+    }];
+    let delta = ParamSet::new(specs, vec![1.0, 2.0]).expect("failed to build the delta");
+    client.send(&update_message(1, delta, 10)).await;
+    let message = client.expect_error(ErrorCode::NotRegistered).await;
+    assert!(message.contains("Register"), "says what to do: {message}");
+
+    drop(client);
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn wrong_shape_update_is_rejected() {
+    let mut server = TestServer::start(test_config(1, 1)).await;
+    let mut client = server.connect().await;
+    client.register("a").await;
+    let task = client.next_task().await;
+
+    // Same number of values, but one matrix transposed.
+    let mut specs = task.model.specs().to_vec();
+    let matrix = specs
+        .iter_mut()
+        .find(|spec| spec.shape.len() == 2 && spec.shape[0] != spec.shape[1])
+        .expect("the MLP has no non-square weight matrix");
+    matrix.shape.reverse();
+    let name = matrix.name.clone();
+    let delta = ParamSet::new(specs, vec![1.0; task.model.len()])
+        .expect("failed to build the transposed delta");
+    client.send_update(1, delta, 10).await;
+    let message = client.expect_error(ErrorCode::LayoutMismatch).await;
+    assert!(
+        message.contains(&name),
+        "names the tensor {name}: {message}"
+    );
+
+    let metrics = server.round_completed(1).await;
+    assert_eq!(metrics.completed, 0);
+    assert_eq!(metrics.rejected, 1);
+    assert_eq!(
+        bits(&server.model().params),
+        bits(&task.model),
+        "a rejected update moved the model"
+    );
+
+    drop(client);
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn too_few_clients_fail_the_run() {
+    let mut config = test_config(2, 1);
+    config.wait_for_clients_secs = 1.0;
+    let server = TestServer::start(config).await;
+    let mut client = server.connect().await;
+    client.register("lonely").await;
+
+    match client.recv().await {
+        ServerMessage::Finished { reason, rounds, .. } => {
+            assert!(matches!(reason, FinishReason::Failed(_)), "{reason:?}");
+            assert_eq!(rounds, 0);
+        }
+        other => panic!("expected Finished, got {other:?}"),
+    }
+
+    drop(client);
+    let summary = server.finish().await;
+    let FinishReason::Failed(cause) = summary.reason else {
+        panic!("expected a failed run, got {:?}", summary.reason);
+    };
+    assert!(cause.contains("1 connected"), "{cause}");
+    assert!(cause.contains("2 required"), "{cause}");
+    assert_eq!(summary.rounds, 0);
+}
+
+#[tokio::test]
+async fn overflowing_round_leaves_model_unchanged() {
+    let mut server = TestServer::start(test_config(1, 2)).await;
+    let mut client = server.connect().await;
+    client.register("huge").await;
+
+    // Each delta is finite, but f32::MAX added twice overflows to infinity.
+    let first_task = client.next_task().await;
+    client
+        .send_update(1, constant_delta(&first_task.model, f32::MAX), 1)
+        .await;
+    client.expect_accepted(1).await;
+    let first = server.round_completed(1).await;
+    assert!(first.error.is_none(), "{:?}", first.error);
+    let after_first = server.model();
+
+    let second_task = client.next_task().await;
+    client
+        .send_update(2, constant_delta(&second_task.model, f32::MAX), 1)
+        .await;
+    client.expect_accepted(2).await;
+    let second = server.round_completed(2).await;
+    let error = second
+        .error
+        .expect("expected an aggregation error for an overflowing round");
+    assert!(error.contains("not finite"), "{error}");
+
+    let after_second = server.model();
+    assert_finite(&after_second.params);
+    assert_eq!(
+        bits(&after_second.params),
+        bits(&after_first.params),
+        "the overflowing round changed the model"
+    );
+
+    drop(client);
+    server.finish().await;
+}
