@@ -4,7 +4,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use starling_aggregate::{ClientContribution, weighted_mean_into};
+use starling_aggregate::{ClientContribution, weighted_mean_into, weighted_mean_into_threads};
 
 const CLIENTS: usize = 100;
 const PARAMS: usize = 1_000_000;
@@ -35,6 +35,9 @@ fn bench(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("weighted_mean", |b| {
         b.iter(|| weighted_mean_into(std::hint::black_box(&contributions), &mut out))
+    });
+    group.bench_function("weighted_mean_1_thread", |b| {
+        b.iter(|| weighted_mean_into_threads(std::hint::black_box(&contributions), &mut out, 1))
     });
     group.bench_function("read_once_sum", |b| {
         b.iter(|| {

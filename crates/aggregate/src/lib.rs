@@ -20,6 +20,8 @@ mod optimizer;
 mod strategy;
 
 pub use error::AggregateError;
-pub use mean::{Aggregator, ClientContribution, WeightedMean, weighted_mean_into};
+pub use mean::{
+    Aggregator, ClientContribution, WeightedMean, weighted_mean_into, weighted_mean_into_threads,
+};
 pub use optimizer::{PlainAverage, ServerOptimizer};
 pub use strategy::{RoundAggregate, Strategy};

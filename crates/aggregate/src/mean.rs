@@ -53,27 +53,88 @@ impl Aggregator for WeightedMean {
 /// in L1/L2 cache while every update streams through it once.
 const BLOCK: usize = 8 * 1024;
 
+/// Outputs shorter than this are aggregated on the calling thread; longer
+/// ones are split across threads on native targets.
+const PARALLEL_MIN_LEN: usize = 256 * 1024;
+
 /// Writes the weighted mean of `updates` into `out`.
 ///
 /// Each update is read exactly once; the output is built block by block so
-/// it stays in cache. Normalised weights are computed in `f64` and applied
-/// in `f32`.
+/// it stays in cache, and four updates are folded in per pass over a block.
+/// Normalised weights are computed in `f64` and applied in `f32`. On native
+/// targets a long output is split into one contiguous range per available
+/// core.
 pub fn weighted_mean_into(
     updates: &[ClientContribution<'_>],
     out: &mut [f32],
 ) -> Result<(), AggregateError> {
+    weighted_mean_into_threads(updates, out, worker_threads(out.len()))
+}
+
+/// [`weighted_mean_into`] on at most `threads` threads (1 keeps all work on
+/// the calling thread).
+pub fn weighted_mean_into_threads(
+    updates: &[ClientContribution<'_>],
+    out: &mut [f32],
+    threads: usize,
+) -> Result<(), AggregateError> {
     let scales = normalised_weights(updates, out.len())?;
+    let active: Vec<(f32, &[f32])> = updates
+        .iter()
+        .zip(&scales)
+        .filter(|(_, scale)| **scale != 0.0)
+        .map(|(update, &scale)| (scale, update.delta))
+        .collect();
+    if threads <= 1 {
+        mean_range(&active, 0, out);
+        return Ok(());
+    }
+    let per_thread = out.len().div_ceil(threads).next_multiple_of(BLOCK);
+    std::thread::scope(|scope| {
+        for (index, range) in out.chunks_mut(per_thread).enumerate() {
+            let active = &active;
+            scope.spawn(move || mean_range(active, index * per_thread, range));
+        }
+    });
+    Ok(())
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn worker_threads(len: usize) -> usize {
+    if len < PARALLEL_MIN_LEN {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+#[cfg(target_arch = "wasm32")]
+fn worker_threads(_len: usize) -> usize {
+    1
+}
+
+/// Computes `out = sum_k scale_k * x_k[start..start + out.len()]`.
+fn mean_range(active: &[(f32, &[f32])], start: usize, out: &mut [f32]) {
     for (block_index, out_block) in out.chunks_mut(BLOCK).enumerate() {
-        let start = block_index * BLOCK;
-        let end = start + out_block.len();
+        let begin = start + block_index * BLOCK;
+        let end = begin + out_block.len();
         out_block.fill(0.0);
-        for (update, &scale) in updates.iter().zip(&scales) {
-            if scale != 0.0 {
-                axpy(scale, &update.delta[start..end], out_block);
-            }
+        let mut groups = active.chunks_exact(4);
+        for group in &mut groups {
+            axpy4(
+                [group[0].0, group[1].0, group[2].0, group[3].0],
+                [
+                    &group[0].1[begin..end],
+                    &group[1].1[begin..end],
+                    &group[2].1[begin..end],
+                    &group[3].1[begin..end],
+                ],
+                out_block,
+            );
+        }
+        for &(scale, delta) in groups.remainder() {
+            axpy(scale, &delta[begin..end], out_block);
         }
     }
-    Ok(())
 }
 
 /// Checks lengths and weights and returns `w_k / W` for each update.
@@ -117,6 +178,17 @@ fn normalised_weights(
 fn axpy(scale: f32, x: &[f32], out: &mut [f32]) {
     for (o, &v) in out.iter_mut().zip(x) {
         *o += scale * v;
+    }
+}
+
+/// `out += s0 * x0 + s1 * x1 + s2 * x2 + s3 * x3`: one load and store of
+/// `out` for four updates.
+#[inline]
+fn axpy4(s: [f32; 4], x: [&[f32]; 4], out: &mut [f32]) {
+    let len = out.len();
+    let (x0, x1, x2, x3) = (&x[0][..len], &x[1][..len], &x[2][..len], &x[3][..len]);
+    for i in 0..len {
+        out[i] += s[0] * x0[i] + s[1] * x1[i] + s[2] * x2[i] + s[3] * x3[i];
     }
 }
 
@@ -195,6 +267,35 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn parallel_path_matches_sequential_sum() {
+        let len = PARALLEL_MIN_LEN + BLOCK * 3 + 5;
+        let rows: Vec<Vec<f32>> = (0..7)
+            .map(|k| {
+                (0..len)
+                    .map(|i| ((i * 31 + k * 17) % 97) as f32 - 48.0)
+                    .collect()
+            })
+            .collect();
+        let updates: Vec<_> = rows
+            .iter()
+            .enumerate()
+            .map(|(k, r)| contribution("c", (k + 1) as f64, r))
+            .collect();
+        let mut out = vec![0.0; len];
+        weighted_mean_into(&updates, &mut out).unwrap();
+        let total: f64 = (1..=7).sum::<usize>() as f64;
+        for i in [0, 1, BLOCK, PARALLEL_MIN_LEN / 2, len / 2 + 3, len - 1] {
+            let expected: f64 = rows
+                .iter()
+                .enumerate()
+                .map(|(k, r)| f64::from(r[i]) * (k + 1) as f64)
+                .sum::<f64>()
+                / total;
+            assert!((f64::from(out[i]) - expected).abs() < 1e-3, "index {i}");
+        }
     }
 
     #[test]
