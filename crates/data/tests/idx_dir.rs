@@ -15,12 +15,12 @@ impl ScratchDir {
         let path =
             std::env::temp_dir().join(format!("starling-data-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
+        std::fs::create_dir_all(&path).expect("create scratch dir");
         Self(path)
     }
 
     fn write(&self, name: &str, bytes: &[u8]) {
-        std::fs::write(self.0.join(name), bytes).unwrap();
+        std::fs::write(self.0.join(name), bytes).expect("write scratch file");
     }
 }
 
@@ -32,8 +32,8 @@ impl Drop for ScratchDir {
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
-    encoder.write_all(bytes).unwrap();
-    encoder.finish().unwrap()
+    encoder.write_all(bytes).expect("gzip into memory");
+    encoder.finish().expect("finish gzip")
 }
 
 /// `count` 3x2 images whose pixels encode their index, labels `i % 10`.
@@ -42,7 +42,7 @@ fn sample(count: usize, offset: u8) -> Dataset {
         .map(|i| (i / 6) as u8 + offset)
         .collect::<Vec<_>>();
     let labels = (0..count).map(|i| (i % 10) as u8).collect();
-    Dataset::new(images, labels, 3, 2).unwrap()
+    Dataset::new(images, labels, 3, 2).expect("valid sample dataset")
 }
 
 /// Writes the four files under the given names, gzip-compressing those in
