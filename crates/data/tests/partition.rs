@@ -37,7 +37,11 @@ fn assert_exact_cover(parts: &[Vec<usize>], len: usize) {
 }
 
 fn embedded_train_labels() -> Vec<u8> {
-    embedded_split(0).unwrap().train.labels().to_vec()
+    embedded_split(0)
+        .expect("embedded digits decode")
+        .train
+        .labels()
+        .to_vec()
 }
 
 proptest! {
@@ -298,7 +302,7 @@ fn invalid_shard_counts_are_rejected() {
 fn tiny_train() -> Dataset {
     let labels: Vec<u8> = (0..30).map(|i| (i % NUM_CLASSES) as u8).collect();
     let images = (0..30u8).flat_map(|i| [i, i]).collect();
-    Dataset::new(images, labels, 1, 2).unwrap()
+    Dataset::new(images, labels, 1, 2).expect("valid toy dataset")
 }
 
 #[test]
