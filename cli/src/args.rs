@@ -58,7 +58,13 @@ pub struct RunArgs {
     /// How the training split is divided among clients.
     #[arg(long, value_enum)]
     pub partition: Option<PartitionArg>,
-    /// Dirichlet concentration for --partition dirichlet.
+    /// Partitions the training split is cut into for clients that ask the
+    /// server for data [default: the expected number of clients, 8 for
+    /// serve and demo, --clients for sim].
+    #[arg(long)]
+    pub partitions: Option<u32>,
+    /// Dirichlet concentration for --partition dirichlet (> 0; small values
+    /// give strong label skew).
     #[arg(long)]
     pub alpha: Option<f64>,
     /// Shards per client for --partition shards.
@@ -94,7 +100,7 @@ pub struct RunArgs {
     /// Seconds sampled clients have to send their update.
     #[arg(long, value_name = "SECONDS")]
     pub round_timeout: Option<f64>,
-    /// Seconds to wait for --min-clients before failing the run.
+    /// Seconds to wait for --min-available-clients before failing the run.
     #[arg(long, value_name = "SECONDS")]
     pub wait_for_clients: Option<f64>,
     /// Folder with MNIST-format IDX files (train-images-idx3-ubyte[.gz], …);
@@ -148,6 +154,7 @@ impl RunArgs {
         if let Some(partition) = self.partition {
             config.data.partition = format!("{partition:?}").to_lowercase();
         }
+        set(&mut config.data.partitions, self.partitions);
         set(&mut config.data.alpha, self.alpha);
         set(&mut config.data.shards_per_client, self.shards_per_client);
         set(&mut config.data.sigma, self.sigma);

@@ -6,6 +6,8 @@ mod commands;
 mod logging;
 mod report;
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 /// Federated learning on real devices: an axum coordinator, native and
@@ -29,8 +31,18 @@ enum Command {
     Demo(commands::demo::DemoArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", error_chain(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -42,4 +54,18 @@ fn main() -> anyhow::Result<()> {
             Command::Demo(args) => commands::demo::run(args).await,
         }
     })
+}
+
+/// Joins an error and its causes with ": ", skipping a cause whose text the
+/// message before it already contains (many errors embed their source).
+fn error_chain(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }

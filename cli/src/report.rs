@@ -59,11 +59,22 @@ pub fn final_line(summary: &RunSummary, run_dir: &std::path::Path) -> String {
         FinishReason::Stopped => "stopped".to_owned(),
         FinishReason::Failed(cause) => format!("failed: {cause}"),
     };
+    let rounds = match summary.rounds {
+        1 => "1 round".to_owned(),
+        n => format!("{n} rounds"),
+    };
     format!(
-        "final test accuracy: {accuracy} after {} rounds ({reason}); outputs in {}",
-        summary.rounds,
+        "final test accuracy: {accuracy} after {rounds} ({reason}); outputs in {}",
         run_dir.display()
     )
+}
+
+/// Fails when the run failed, so the process exits non-zero.
+pub fn check_finished(summary: &RunSummary) -> anyhow::Result<()> {
+    match &summary.reason {
+        FinishReason::Failed(cause) => anyhow::bail!("run {} failed: {cause}", summary.run_id),
+        _ => Ok(()),
+    }
 }
 
 /// Bytes with a binary unit (B, KiB, MiB, GiB).

@@ -14,7 +14,8 @@ pub use codec::{
     decode_server, encode_client, encode_server,
 };
 pub use message::{
-    Capabilities, ClientMessage, ClientUpdate, DataAssignment, ErrorCode, FinishReason, ModelKind,
-    PartitionScheme, RoundTask, ServerMessage, TrainConfig, UpdatePayload,
+    Capabilities, ClientMessage, ClientUpdate, DataAssignment, ErrorCode, FinishReason,
+    MAX_NUM_EXAMPLES, ModelKind, PartitionScheme, RoundTask, ServerMessage, TrainConfig,
+    UpdatePayload,
 };
-pub use params::{ParamError, ParamSet, TensorSpec};
+pub use params::{ParamError, ParamSet, TensorSpec, compare_layouts};

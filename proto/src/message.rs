@@ -130,6 +130,10 @@ pub enum UpdatePayload {
     Dense(ParamSet),
 }
 
+/// Largest example count an update may report (2^40, far above any real
+/// client), so that weights and their sums stay exact in `f64` and `u64`.
+pub const MAX_NUM_EXAMPLES: u64 = 1 << 40;
+
 /// A client's answer to a [`RoundTask`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClientUpdate {
@@ -187,6 +191,9 @@ pub enum ErrorCode {
     Replaced,
     /// The server is shutting down.
     ShuttingDown,
+    /// A field of the update is out of range (for example the example
+    /// count).
+    InvalidUpdate,
 }
 
 /// Why a run ended.

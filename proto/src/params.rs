@@ -18,17 +18,41 @@ impl TensorSpec {
     pub fn numel(&self) -> usize {
         self.shape.iter().map(|&d| d as usize).product()
     }
+
+    /// Like [`TensorSpec::numel`], `None` when the product overflows.
+    fn checked_numel(&self) -> Option<usize> {
+        self.shape
+            .iter()
+            .try_fold(1usize, |total, &d| total.checked_mul(d as usize))
+    }
 }
 
 /// A model's parameters (or an update to them): tensor specs in a fixed
 /// order and the values of all tensors concatenated in that order.
 ///
 /// Keeping the values contiguous lets aggregation, compression and masking
-/// work on one slice instead of walking a tensor list.
+/// work on one slice instead of walking a tensor list. Decoding checks the
+/// length like [`ParamSet::new`], so a received set is always consistent.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawParamSet")]
 pub struct ParamSet {
     specs: Vec<TensorSpec>,
     values: Vec<f32>,
+}
+
+/// The unchecked wire form of a [`ParamSet`].
+#[derive(Deserialize)]
+struct RawParamSet {
+    specs: Vec<TensorSpec>,
+    values: Vec<f32>,
+}
+
+impl TryFrom<RawParamSet> for ParamSet {
+    type Error = ParamError;
+
+    fn try_from(raw: RawParamSet) -> Result<Self, ParamError> {
+        ParamSet::new(raw.specs, raw.values)
+    }
 }
 
 /// Why a [`ParamSet`] could not be built or does not match another one.
@@ -42,6 +66,9 @@ pub enum ParamError {
         /// Values present.
         actual: usize,
     },
+    /// The shapes describe more values than fit in memory.
+    #[error("tensor shapes describe more values than a usize can count")]
+    ShapeOverflow,
     /// Two parameter sets disagree on tensor names or shapes.
     #[error("tensor {index} mismatch: expected {expected}, got {actual}")]
     SpecMismatch {
@@ -68,7 +95,12 @@ impl ParamSet {
     /// Builds a parameter set, checking that `values` has exactly the length
     /// the specs describe.
     pub fn new(specs: Vec<TensorSpec>, values: Vec<f32>) -> Result<Self, ParamError> {
-        let expected = specs.iter().map(TensorSpec::numel).sum();
+        let expected = specs
+            .iter()
+            .try_fold(0usize, |total, spec| {
+                total.checked_add(spec.checked_numel()?)
+            })
+            .ok_or(ParamError::ShapeOverflow)?;
         if expected != values.len() {
             return Err(ParamError::LengthMismatch {
                 expected,
@@ -128,23 +160,11 @@ impl ParamSet {
         })
     }
 
-    /// Checks that `other` has the same tensor names and shapes, in order.
+    /// Checks that `other` has the same tensor names and shapes, in order;
+    /// errors call `self` expected and `other` actual.
     pub fn check_layout(&self, other: &[TensorSpec]) -> Result<(), ParamError> {
-        let count = self.specs.len().max(other.len());
-        for index in 0..count {
-            let expected = self.specs.get(index);
-            let actual = other.get(index);
-            if expected != actual {
-                return Err(ParamError::SpecMismatch {
-                    index,
-                    expected: describe(expected),
-                    actual: describe(actual),
-                });
-            }
-        }
-        Ok(())
+        compare_layouts(&self.specs, other)
     }
-
     /// Returns the first non-finite value, if any.
     pub fn check_finite(&self) -> Result<(), ParamError> {
         let Some(index) = self.values.iter().position(|v| !v.is_finite()) else {
@@ -167,6 +187,24 @@ impl ParamSet {
         }
         "?"
     }
+}
+
+/// Checks that `actual` has the tensor names and shapes of `expected`, in
+/// order, and names the first difference.
+pub fn compare_layouts(expected: &[TensorSpec], actual: &[TensorSpec]) -> Result<(), ParamError> {
+    let count = expected.len().max(actual.len());
+    for index in 0..count {
+        let want = expected.get(index);
+        let got = actual.get(index);
+        if want != got {
+            return Err(ParamError::SpecMismatch {
+                index,
+                expected: describe(want),
+                actual: describe(got),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn describe(spec: Option<&TensorSpec>) -> String {
@@ -197,6 +235,33 @@ mod tests {
                 actual: 5
             }
         );
+    }
+
+    #[test]
+    fn decoding_rejects_inconsistent_length() {
+        let good = ParamSet::new(vec![spec("w", &[2])], vec![1.0, 2.0]).unwrap();
+        let bytes = postcard::to_allocvec(&good).unwrap();
+        assert_eq!(postcard::from_bytes::<ParamSet>(&bytes).unwrap(), good);
+        // Same specs, three values: the raw form encodes, the checked form
+        // must refuse it.
+        #[derive(Serialize)]
+        struct Raw {
+            specs: Vec<TensorSpec>,
+            values: Vec<f32>,
+        }
+        let bad = Raw {
+            specs: vec![spec("w", &[2])],
+            values: vec![1.0, 2.0, 3.0],
+        };
+        let bytes = postcard::to_allocvec(&bad).unwrap();
+        assert!(postcard::from_bytes::<ParamSet>(&bytes).is_err());
+    }
+
+    #[test]
+    fn overflowing_shape_is_rejected() {
+        let err =
+            ParamSet::new(vec![spec("w", &[u32::MAX, u32::MAX, u32::MAX])], vec![]).unwrap_err();
+        assert_eq!(err, ParamError::ShapeOverflow);
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub struct DataConfig {
 }
 
 impl DataConfig {
-    /// The configured scheme as the wire type.
+    /// Converts the configured scheme to the wire type.
     pub fn scheme(&self) -> Result<PartitionScheme, ConfigError> {
         match self.partition.as_str() {
             "iid" | "" => Ok(PartitionScheme::Iid),
@@ -87,7 +87,8 @@ pub struct RunConfig {
     /// Seconds a round waits for `min_available_clients` before the run
     /// fails.
     pub wait_for_clients_secs: f64,
-    /// Seconds sampled clients have to answer; late updates are dropped.
+    /// Seconds sampled clients have to send their update; later updates are
+    /// rejected.
     pub round_timeout_secs: f64,
     /// Evaluate the global model on the test split every this many rounds
     /// (the last round is always evaluated).
@@ -147,7 +148,7 @@ impl RunConfig {
         Ok(toml::from_str(text)?)
     }
 
-    /// The configuration as TOML, for the run's output folder.
+    /// Serialises the configuration as TOML, for the run's output folder.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|err| format!("# not serialisable: {err}\n"))
     }
@@ -217,8 +218,31 @@ impl RunConfig {
             ),
         )?;
         self.validate_train()?;
-        self.data.scheme()?;
-        Ok(())
+        self.validate_partition()
+    }
+
+    fn validate_partition(&self) -> Result<(), ConfigError> {
+        match self.data.scheme()? {
+            PartitionScheme::Iid => Ok(()),
+            PartitionScheme::Dirichlet { alpha } => check(
+                alpha.is_finite() && alpha > 0.0,
+                "data.alpha",
+                alpha,
+                "must be a positive number (--alpha), e.g. 0.3",
+            ),
+            PartitionScheme::Shards { per_client } => check(
+                per_client >= 1,
+                "data.shards_per_client",
+                per_client,
+                "must be at least 1 (--shards-per-client)",
+            ),
+            PartitionScheme::Quantity { sigma } => check(
+                sigma.is_finite() && sigma > 0.0,
+                "data.sigma",
+                sigma,
+                "must be a positive number (--sigma), e.g. 1.0",
+            ),
+        }
     }
 
     fn validate_train(&self) -> Result<(), ConfigError> {

@@ -13,14 +13,20 @@ use futures_util::{SinkExt, StreamExt};
 
 use crate::link::{Connector, Outbound};
 
+const INDEX: &str = "Starling federated-learning server\n\
+    clients connect to the WebSocket endpoint /ws (binary frames, see proto/README.md)\n\
+    health check: /healthz\n";
+
 /// How far past the protocol limit the WebSocket layer still reads a
 /// message, so that a slightly oversized frame gets a clear error instead of
 /// a dropped connection. Frames beyond this close the connection.
 const TRANSPORT_SLACK: usize = 1024 * 1024;
 
-/// Routes: `GET /ws` (WebSocket) and `GET /healthz`.
+/// Routes: `GET /` (a plain-text pointer to the endpoints), `GET /ws`
+/// (WebSocket) and `GET /healthz`.
 pub fn router(connector: Connector) -> Router {
     Router::new()
+        .route("/", get(|| async { INDEX }))
         .route("/ws", get(upgrade))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(connector)
@@ -44,7 +50,7 @@ async fn bridge(socket: WebSocket, connector: Connector, peer: SocketAddr) {
     let link = match connector.open().await {
         Ok(link) => link,
         Err(err) => {
-            tracing::info!(%peer, error = %err, "refused WebSocket: no run is accepting clients");
+            tracing::info!(%peer, error = %err, "rejected WebSocket: the run has ended and accepts no clients");
             return;
         }
     };

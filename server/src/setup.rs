@@ -82,8 +82,8 @@ impl RunData {
     }
 }
 
-/// The train/test split a config names: an IDX folder or the embedded
-/// digits.
+/// Loads the train/test split a config names: an IDX folder or the
+/// embedded digits.
 pub fn load_split(config: &RunConfig) -> Result<Split, starling_data::DataError> {
     match &config.data.dir {
         Some(dir) => starling_data::load_idx_dir(dir),

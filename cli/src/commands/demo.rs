@@ -74,5 +74,5 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
     }
     println!("{}", report::final_line(&summary, &run_dir));
-    Ok(())
+    report::check_finished(&summary)
 }

@@ -36,7 +36,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     })
     .await?;
     println!("{}", report::final_line(&summary, &run_dir));
-    Ok(())
+    report::check_finished(&summary)
 }
 
 /// Starts a run, serves it on `bind`, calls `on_ready` with the bound
@@ -89,12 +89,33 @@ pub struct Ready<'a> {
 async fn wait_or_interrupt(handle: RunHandle) -> anyhow::Result<RunSummary> {
     let stop = handle.stop_handle();
     let signal = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::info!("Ctrl-C received; stopping the run");
-            stop.stop();
-        }
+        shutdown_signal().await;
+        stop.stop();
     });
     let summary = handle.wait().await;
     signal.abort();
     Ok(summary?)
+}
+
+/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C received; stopping the run"),
+                    _ = terminate.recv() => tracing::info!("SIGTERM received; stopping the run"),
+                }
+                return;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM; only Ctrl-C stops the run")
+            }
+        }
+    }
+    if tokio::signal::ctrl_c().await.is_ok() {
+        tracing::info!("Ctrl-C received; stopping the run");
+    }
 }

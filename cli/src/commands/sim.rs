@@ -11,9 +11,9 @@ use crate::{logging, report};
 /// Options of `starling sim`.
 #[derive(Args, Debug)]
 pub struct SimArgs {
-    /// Simulated clients.
-    #[arg(long, default_value_t = 100)]
-    pub clients: usize,
+    /// Simulated clients [default: `expected_clients` of --config, else 100].
+    #[arg(long)]
+    pub clients: Option<usize>,
     /// Clients that train at the same time.
     #[arg(long)]
     pub parallel: Option<usize>,
@@ -29,11 +29,12 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     logging::init("warn");
     let base = RunConfig {
         fraction: 0.1,
+        expected_clients: 100,
         ..RunConfig::default()
     };
     let run = args.run.resolve(base)?;
     let config = SimConfig {
-        clients: args.clients,
+        clients: args.clients.unwrap_or(run.expected_clients as usize),
         parallel: args.parallel.unwrap_or_else(default_parallelism),
         progress: !args.quiet,
         run,
@@ -46,5 +47,5 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         println!("{}", report::round_line(&metrics));
     }
     println!("{}", report::final_line(&report.summary, &report.run_dir));
-    Ok(())
+    report::check_finished(&report.summary)
 }

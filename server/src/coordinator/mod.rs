@@ -88,8 +88,8 @@ pub struct RunHandle {
 pub struct StopHandle(Arc<watch::Sender<bool>>);
 
 impl StopHandle {
-    /// Asks the run to stop: the open round is abandoned, clients are told
-    /// the run finished, and the summary records `Stopped`.
+    /// Asks the run to stop. The open round is abandoned, every client
+    /// receives `Finished`, and the summary records `Stopped`.
     pub fn stop(&self) {
         self.0.send_replace(true);
     }
@@ -101,7 +101,7 @@ impl RunHandle {
         &self.run_id
     }
 
-    /// Where the run writes its outputs.
+    /// Returns the folder the run writes its outputs to.
     pub fn run_dir(&self) -> &std::path::Path {
         &self.run_dir
     }
@@ -116,7 +116,7 @@ impl RunHandle {
         self.events.subscribe()
     }
 
-    /// The latest global model.
+    /// Returns a receiver of the latest global model.
     pub fn model(&self) -> watch::Receiver<ModelSnapshot> {
         self.model.clone()
     }
@@ -126,7 +126,8 @@ impl RunHandle {
         self.shutdown.stop();
     }
 
-    /// A handle that can stop the run after this one is consumed.
+    /// Returns a handle that can still stop the run after this one is
+    /// consumed by [`RunHandle::wait`].
     pub fn stop_handle(&self) -> StopHandle {
         self.shutdown.clone()
     }
@@ -403,7 +404,10 @@ impl Coordinator {
             completed: open.accepted.len(),
             dropped: dropped.len(),
             rejected: open.rejected,
-            examples: open.accepted.iter().map(|u| u.num_examples).sum(),
+            examples: open
+                .accepted
+                .iter()
+                .fold(0u64, |total, u| total.saturating_add(u.num_examples)),
             train_loss: weighted_loss(&open),
             bytes_up: open.bytes_up,
             bytes_down: open.bytes_down,
@@ -540,6 +544,7 @@ impl Coordinator {
             } => self.register(connection, client_id, capabilities, num_examples),
             ClientMessage::Update(update) => self.receive_update(connection, update),
             ClientMessage::Leave => {
+                self.registry.close_connection(connection);
                 if let Some(client_id) = self.registry.close(connection) {
                     tracing::info!(client = client_id, "client left");
                 }
@@ -755,8 +760,8 @@ impl Coordinator {
 }
 
 fn weighted_loss(open: &OpenRound) -> Option<f64> {
-    let total: u64 = open.accepted.iter().map(|u| u.num_examples).sum();
-    if total == 0 {
+    let total: f64 = open.accepted.iter().map(|u| u.num_examples as f64).sum();
+    if total == 0.0 {
         return None;
     }
     let sum: f64 = open
@@ -764,7 +769,7 @@ fn weighted_loss(open: &OpenRound) -> Option<f64> {
         .iter()
         .map(|u| u.train_loss * u.num_examples as f64)
         .sum();
-    Some(sum / total as f64)
+    Some(sum / total)
 }
 
 #[cfg(test)]

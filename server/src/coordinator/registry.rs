@@ -76,7 +76,7 @@ impl Registry {
         None
     }
 
-    /// The client registered on `connection`.
+    /// Returns the client registered on `connection`.
     pub fn client_of(&self, connection: ConnectionId) -> Option<&str> {
         self.connections.get(&connection)?.client_id.as_deref()
     }
@@ -86,7 +86,7 @@ impl Registry {
         self.connections.contains_key(&connection)
     }
 
-    /// The registered client entry for `client_id`.
+    /// Returns the entry of `client_id`, if it ever registered.
     pub fn client(&self, client_id: &str) -> Option<&ClientEntry> {
         self.clients.get(client_id)
     }
@@ -143,8 +143,8 @@ impl Registry {
         outcome
     }
 
-    /// The client's partition index, assigning the next one (round robin
-    /// over `partitions`) on first use.
+    /// Returns the client's partition index, assigning the next one (round
+    /// robin over `partitions`) on first use.
     pub fn assign_partition(&mut self, client_id: &str, partitions: u32) -> Option<u32> {
         let next = &mut self.next_partition;
         let entry = self.clients.get_mut(client_id)?;
@@ -189,7 +189,7 @@ impl Registry {
         }
     }
 
-    /// All open connections.
+    /// Returns the ids of all open connections.
     pub fn connection_ids(&self) -> Vec<ConnectionId> {
         self.connections.keys().copied().collect()
     }

@@ -4,7 +4,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use bytes::Bytes;
-use starling_proto::{ClientUpdate, ErrorCode, ParamSet, TensorSpec, UpdatePayload};
+use starling_proto::{
+    ClientUpdate, ErrorCode, MAX_NUM_EXAMPLES, ParamSet, TensorSpec, UpdatePayload, compare_layouts,
+};
 
 /// An update that passed every check; it is aggregated when the round
 /// closes.
@@ -140,6 +142,15 @@ impl OpenRound {
 /// Checks layout and values; returns the flat delta.
 fn check_content(update: &ClientUpdate, layout: &[TensorSpec]) -> Result<Vec<f32>, Rejection> {
     let UpdatePayload::Dense(params) = &update.payload;
+    if update.num_examples > MAX_NUM_EXAMPLES {
+        return Err(Rejection::new(
+            ErrorCode::InvalidUpdate,
+            format!(
+                "update rejected: num_examples {} exceeds the maximum of {MAX_NUM_EXAMPLES}",
+                update.num_examples
+            ),
+        ));
+    }
     check_params(params, layout)?;
     if !update.train_loss.is_finite() {
         return Err(Rejection::new(
@@ -151,7 +162,7 @@ fn check_content(update: &ClientUpdate, layout: &[TensorSpec]) -> Result<Vec<f32
 }
 
 fn check_params(params: &ParamSet, layout: &[TensorSpec]) -> Result<(), Rejection> {
-    params.check_layout(layout).map_err(|err| {
+    compare_layouts(layout, params.specs()).map_err(|err| {
         Rejection::new(
             ErrorCode::LayoutMismatch,
             format!("update rejected: does not match the global model: {err}"),
@@ -234,6 +245,16 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::DuplicateUpdate);
         assert_eq!(round.accepted.len(), 1);
+    }
+
+    #[test]
+    fn huge_example_count_is_rejected() {
+        let mut round = open();
+        let mut huge = update(3, vec![1.0, 2.0]);
+        huge.num_examples = u64::MAX;
+        let err = round.accept("a", huge, &layout()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidUpdate);
+        assert!(round.accepted.is_empty());
     }
 
     #[test]
