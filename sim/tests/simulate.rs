@@ -1,37 +1,11 @@
 //! End-to-end simulations through the real coordinator and client core.
 
-use std::time::Duration;
+mod support;
 
-use starling_proto::{FinishReason, ModelKind};
-use starling_server::{RunConfig, read_metrics};
-use starling_sim::{SimConfig, SimError, simulate};
-
-fn small_run(runs_dir: &std::path::Path, seed: u64) -> SimConfig {
-    let mut run = RunConfig {
-        rounds: 2,
-        fraction: 0.5,
-        seed,
-        round_timeout_secs: 60.0,
-        runs_dir: runs_dir.to_path_buf(),
-        ..RunConfig::default()
-    };
-    run.train.model = ModelKind::Mlp;
-    run.data.partition = "dirichlet".into();
-    run.data.alpha = 0.3;
-    SimConfig {
-        run,
-        clients: 6,
-        parallel: 2,
-        progress: false,
-    }
-}
-
-async fn run_sim(config: SimConfig) -> starling_sim::SimReport {
-    tokio::time::timeout(Duration::from_secs(300), simulate(config))
-        .await
-        .expect("simulation timed out")
-        .expect("simulation failed")
-}
+use starling_proto::FinishReason;
+use starling_server::read_metrics;
+use starling_sim::{SimError, simulate};
+use support::{run_sim, small_run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dirichlet_simulation_writes_metrics() {
