@@ -1,9 +1,9 @@
 //! Reproducibility of a simulation from its seed.
 //!
-//! NOTE: this lives in its own test binary because two simulations running
-//! at the same time in one process were seen to differ in round 1 (cause not
-//! found; burn state shared between threads is the suspect). Simulations run
-//! one per process, as `starling sim` does, repeated exactly in every try.
+//! NOTE: this test has its own binary. Two simulations running at the same
+//! time in one process were seen to differ in round 1, and the cause is not
+//! found (burn state shared between threads is the suspect). One simulation
+//! per process, as `starling sim` runs, repeated exactly in every try.
 
 mod support;
 

@@ -78,7 +78,7 @@ pub async fn serve_run(
     Ok((summary, run_dir))
 }
 
-/// What `serve_run` passes to its caller once listening.
+/// The listening address and the run, passed to `serve_run`'s callback.
 pub struct Ready<'a> {
     /// The bound address (useful with port 0).
     pub address: SocketAddr,
