@@ -1,6 +1,8 @@
 //! Log setup: structured `tracing` output on stderr, filtered by `RUST_LOG`
 //! or a per-command default.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber; `default` applies when `RUST_LOG` is
@@ -10,5 +12,6 @@ pub fn init(default: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }

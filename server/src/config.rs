@@ -100,6 +100,9 @@ pub struct RunConfig {
     pub seed: u64,
     /// Largest frame the server decodes, in bytes.
     pub max_message_bytes: usize,
+    /// Open connections the server accepts at once; further WebSocket
+    /// upgrades are closed straight away.
+    pub max_connections: usize,
     /// Aggregation strategy; only `fedavg` exists so far.
     pub strategy: String,
     /// Local training settings sent to clients.
@@ -125,6 +128,7 @@ impl Default for RunConfig {
             target_accuracy: None,
             seed: 1,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_connections: 10_000,
             strategy: "fedavg".to_owned(),
             train: TrainConfig::default(),
             data: DataConfig {
@@ -207,6 +211,12 @@ impl RunConfig {
             "max_message_bytes",
             self.max_message_bytes,
             "must be at least 1024",
+        )?;
+        check(
+            self.max_connections >= 1,
+            "max_connections",
+            self.max_connections,
+            "must be at least 1",
         )?;
         check(
             STRATEGIES.contains(&self.strategy.as_str()),

@@ -50,7 +50,7 @@ async fn bridge(socket: WebSocket, connector: Connector, peer: SocketAddr) {
     let link = match connector.open().await {
         Ok(link) => link,
         Err(err) => {
-            tracing::info!(%peer, error = %err, "rejected WebSocket: the run has ended and accepts no clients");
+            tracing::warn!(%peer, error = %err, "rejected WebSocket connection");
             return;
         }
     };

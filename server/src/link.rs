@@ -4,7 +4,7 @@
 //! hands back, so both run exactly the same decoding and validation.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use starling_proto::{ClientMessage, CodecError, ErrorCode, ServerMessage, decode_client};
@@ -58,6 +58,8 @@ pub enum Outbound {
 pub struct Connector {
     events: mpsc::Sender<Event>,
     next_id: Arc<AtomicU64>,
+    open_links: Arc<AtomicUsize>,
+    max_connections: usize,
     max_message_bytes: usize,
 }
 
@@ -67,13 +69,25 @@ pub enum LinkError {
     /// The coordinator has stopped.
     #[error("server is shutting down")]
     Closed,
+    /// The server already holds its maximum number of connections.
+    #[error("too many connections: the limit is {limit}")]
+    TooManyConnections {
+        /// The configured maximum.
+        limit: usize,
+    },
 }
 
 impl Connector {
-    pub(crate) fn new(events: mpsc::Sender<Event>, max_message_bytes: usize) -> Self {
+    pub(crate) fn new(
+        events: mpsc::Sender<Event>,
+        max_message_bytes: usize,
+        max_connections: usize,
+    ) -> Self {
         Self {
             events,
             next_id: Arc::new(AtomicU64::new(1)),
+            open_links: Arc::new(AtomicUsize::new(0)),
+            max_connections,
             max_message_bytes,
         }
     }
@@ -85,6 +99,7 @@ impl Connector {
 
     /// Opens a connection to the coordinator.
     pub async fn open(&self) -> Result<Link, LinkError> {
+        let slot = OpenSlot::take(&self.open_links, self.max_connections)?;
         let connection = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (outbound_tx, outbound_rx) = mpsc::channel(OUTBOUND_QUEUE);
         self.events
@@ -100,6 +115,7 @@ impl Connector {
                 events: self.events.clone(),
                 outbound_tx,
                 max_message_bytes: self.max_message_bytes,
+                _slot: slot,
             },
             outbound_rx,
         })
@@ -122,6 +138,28 @@ pub struct InboundHalf {
     events: mpsc::Sender<Event>,
     outbound_tx: mpsc::Sender<Outbound>,
     max_message_bytes: usize,
+    _slot: OpenSlot,
+}
+
+/// One counted open connection; releases its count when dropped.
+#[derive(Debug)]
+struct OpenSlot(Arc<AtomicUsize>);
+
+impl OpenSlot {
+    fn take(open: &Arc<AtomicUsize>, limit: usize) -> Result<Self, LinkError> {
+        let previous = open.fetch_add(1, Ordering::AcqRel);
+        if previous >= limit {
+            open.fetch_sub(1, Ordering::AcqRel);
+            return Err(LinkError::TooManyConnections { limit });
+        }
+        Ok(Self(Arc::clone(open)))
+    }
+}
+
+impl Drop for OpenSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Link {
@@ -227,5 +265,25 @@ impl Drop for InboundHalf {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connection_limit_is_enforced_and_released() {
+        let (events, mut receiver) = mpsc::channel(16);
+        let drain = tokio::spawn(async move { while receiver.recv().await.is_some() {} });
+        let connector = Connector::new(events, 1024, 2);
+        let first = connector.open().await.unwrap();
+        let _second = connector.open().await.unwrap();
+        let err = connector.open().await.unwrap_err();
+        assert!(matches!(err, LinkError::TooManyConnections { limit: 2 }));
+        drop(first);
+        assert!(connector.open().await.is_ok());
+        drop(connector);
+        drain.abort();
     }
 }

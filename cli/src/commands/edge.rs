@@ -43,8 +43,15 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
     let mut failures = 0;
     for result in &results {
         match result {
+            Ok(outcome) if outcome.reason.is_none() => {
+                failures += 1;
+                eprintln!(
+                    "client {} stopped: another connection registered with the same client id",
+                    outcome.client_id
+                );
+            }
             Ok(outcome) => println!(
-                "client {} trained {} rounds; final test accuracy {}",
+                "client {} trained in {} rounds; final test accuracy {}",
                 outcome.client_id,
                 outcome.rounds_trained,
                 outcome

@@ -156,7 +156,7 @@ pub async fn start_run(config: RunConfig) -> Result<RunHandle, StartError> {
     let run_dir = outputs.dir().to_path_buf();
 
     let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
-    let connector = Connector::new(events_tx, config.max_message_bytes);
+    let connector = Connector::new(events_tx, config.max_message_bytes, config.max_connections);
     let (observers, _) = broadcast::channel(256);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let initial = ModelSnapshot {
