@@ -392,7 +392,10 @@ impl Coordinator {
         }
     }
 
-    async fn close_round(&mut self, open: OpenRound, round_start: Instant) {
+    async fn close_round(&mut self, mut open: OpenRound, round_start: Instant) {
+        // Client-id order, not arrival order, so that floating-point sums
+        // (the model, the mean loss) repeat exactly between runs.
+        open.accepted.sort_by(|a, b| a.client_id.cmp(&b.client_id));
         let round = open.round;
         let dropped: Vec<&String> = open.sampled.difference(&open.finished).collect();
         if !dropped.is_empty() {
@@ -438,12 +441,9 @@ impl Coordinator {
     }
 
     fn aggregate(&mut self, open: &OpenRound, metrics: &mut RoundMetrics) {
-        // Sorted by client id so the floating-point sum does not depend on
-        // arrival order.
-        let mut accepted: Vec<_> = open.accepted.iter().collect();
-        accepted.sort_by(|a, b| a.client_id.cmp(&b.client_id));
-        let contributions: Vec<ClientContribution<'_>> = accepted
-            .into_iter()
+        let contributions: Vec<ClientContribution<'_>> = open
+            .accepted
+            .iter()
             .map(|u| ClientContribution {
                 client_id: &u.client_id,
                 weight: u.num_examples as f64,
