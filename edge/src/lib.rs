@@ -8,7 +8,8 @@ use futures_util::{SinkExt, StreamExt};
 use starling_client::{
     ClientError, DataSource, Session, SessionEnd, Transport, TransportError, drive, train_round,
 };
-use starling_proto::FinishReason;
+use starling_data::Dataset;
+use starling_proto::{ClientMessage, FinishReason, RoundTask};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
@@ -89,6 +90,19 @@ impl Transport for WsTransport {
     }
 }
 
+/// Trains a round task on a blocking thread once `training` has a free
+/// permit, so that at most that many clients of a process train at once.
+pub async fn train_blocking(
+    training: Arc<Semaphore>,
+    task: Box<RoundTask>,
+    data: Arc<Dataset>,
+) -> Result<ClientMessage, ClientError> {
+    let _permit = training.acquire_owned().await;
+    tokio::task::spawn_blocking(move || train_round(&task, &data))
+        .await
+        .map_err(|err| ClientError::Worker(err.to_string()))?
+}
+
 /// Runs one client until the run ends, reconnecting under the same id when
 /// the connection drops. `training` bounds how many clients of this process
 /// train at once.
@@ -110,13 +124,7 @@ pub async fn run_client(
                 );
                 let mut transport = WsTransport(socket);
                 let end = drive(&mut session, &mut transport, |task, data| {
-                    let training = Arc::clone(&training);
-                    async move {
-                        let _permit = training.acquire_owned().await;
-                        tokio::task::spawn_blocking(move || train_round(&task, &data))
-                            .await
-                            .map_err(|err| ClientError::Worker(err.to_string()))?
-                    }
+                    train_blocking(Arc::clone(&training), task, data)
                 })
                 .await?;
                 if !matches!(end, SessionEnd::Disconnected(_)) {

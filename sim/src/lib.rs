@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use starling_client::{
-    ClientError, DataSource, Session, SessionEnd, Transport, TransportError, drive, train_round,
+    ClientError, DataSource, Session, SessionEnd, Transport, TransportError, drive,
 };
+use starling_edge::train_blocking;
 use starling_server::{Link, Outbound, RunConfig, RunEvent, RunSummary, StartError, start_run};
 use tokio::sync::Semaphore;
 
@@ -169,13 +170,7 @@ async fn run_sim_client(
 ) -> (String, Result<SessionEnd, ClientError>) {
     let mut transport = LinkTransport(link);
     let end = drive(&mut session, &mut transport, |task, data| {
-        let training = Arc::clone(&training);
-        async move {
-            let _permit = training.acquire_owned().await;
-            tokio::task::spawn_blocking(move || train_round(&task, &data))
-                .await
-                .map_err(|err| ClientError::Worker(err.to_string()))?
-        }
+        train_blocking(Arc::clone(&training), task, data)
     })
     .await;
     (session.client_id().to_owned(), end)
