@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::Args;
-use starling_server::{RunConfig, RunHandle, RunSummary, http, start_run};
+use starling_server::{RunConfig, RunHandle, RunSummary, StopHandle, http, start_run};
 
 use crate::args::RunArgs;
 use crate::{logging, report};
@@ -61,12 +61,15 @@ pub async fn serve_run(
         },
     ));
     tracing::info!(%address, run_id = handle.run_id(), "listening");
+    let signal = stop_on_signal(handle.stop_handle());
     on_ready(&Ready {
         address,
         run: &handle,
     });
     let run_dir = handle.run_dir().to_path_buf();
-    let summary = wait_or_interrupt(handle).await?;
+    let summary = handle.wait().await;
+    signal.abort();
+    let summary = summary?;
     let _ = printer.await;
     let _ = stop_http.send(());
     match server.await {
@@ -86,36 +89,37 @@ pub struct Ready<'a> {
     pub run: &'a RunHandle,
 }
 
-async fn wait_or_interrupt(handle: RunHandle) -> anyhow::Result<RunSummary> {
-    let stop = handle.stop_handle();
-    let signal = tokio::spawn(async move {
-        shutdown_signal().await;
-        stop.stop();
-    });
-    let summary = handle.wait().await;
-    signal.abort();
-    Ok(summary?)
-}
-
-/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C received; stopping the run"),
-                    _ = terminate.recv() => tracing::info!("SIGTERM received; stopping the run"),
-                }
+/// Stops the run on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed
+/// before this returns, so a signal sent right after the server reports
+/// that it is listening cannot kill the process before the run stops.
+#[cfg(unix)]
+fn stop_on_signal(stop: StopHandle) -> tokio::task::JoinHandle<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    tokio::spawn(async move {
+        let (mut interrupt, mut terminate) = match (interrupt, terminate) {
+            (Ok(interrupt), Ok(terminate)) => (interrupt, terminate),
+            (Err(err), _) | (_, Err(err)) => {
+                tracing::error!(error = %err, "failed to install signal handlers; Ctrl-C will end the process without a summary");
                 return;
             }
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot listen for SIGTERM; only Ctrl-C stops the run")
-            }
+        };
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("Ctrl-C received; stopping the run"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received; stopping the run"),
         }
-    }
-    if tokio::signal::ctrl_c().await.is_ok() {
-        tracing::info!("Ctrl-C received; stopping the run");
-    }
+        stop.stop();
+    })
+}
+
+/// Stops the run on Ctrl-C.
+#[cfg(not(unix))]
+fn stop_on_signal(stop: StopHandle) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("Ctrl-C received; stopping the run");
+            stop.stop();
+        }
+    })
 }
