@@ -37,7 +37,7 @@ impl EdgeConfig {
     }
 }
 
-/// Why an edge client stopped.
+/// Error that stops an edge client.
 #[derive(Debug, thiserror::Error)]
 pub enum EdgeError {
     /// The client core failed.
@@ -55,12 +55,13 @@ pub enum EdgeError {
     },
 }
 
-/// How an edge client's run ended.
+/// Result of one edge client's run.
 #[derive(Debug, Clone)]
 pub struct EdgeOutcome {
     /// Client id.
     pub client_id: String,
-    /// Why the run ended, as the server said.
+    /// Reason the run ended, as sent by the server; `None` when another
+    /// connection took over the client id.
     pub reason: Option<FinishReason>,
     /// Rounds this client trained in.
     pub rounds_trained: u32,

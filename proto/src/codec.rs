@@ -19,7 +19,7 @@ pub const HEADER_LEN: usize = 4;
 /// 6.7 MB as dense `f32`) several times over.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
-/// Why a frame could not be encoded or decoded.
+/// Error from encoding or decoding a frame.
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
     /// The frame is larger than the receiver accepts.

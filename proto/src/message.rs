@@ -57,7 +57,7 @@ impl Default for TrainConfig {
     }
 }
 
-/// How a population's data is split into client partitions.
+/// Scheme that splits a population's data into client partitions.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum PartitionScheme {
     /// Shuffled and dealt evenly.
@@ -94,7 +94,7 @@ pub struct DataAssignment {
     pub seed: u64,
 }
 
-/// What a client reports about itself when it registers.
+/// Client self-description sent with `Register`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Capabilities {
     /// Runtime, for example `edge`, `sim` or `browser`.
@@ -134,10 +134,10 @@ pub enum UpdatePayload {
 /// client), so that weights and their sums stay exact in `f64` and `u64`.
 pub const MAX_NUM_EXAMPLES: u64 = 1 << 40;
 
-/// A client's answer to a [`RoundTask`].
+/// A client's reply to a [`RoundTask`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClientUpdate {
-    /// Round this update answers.
+    /// Round this update belongs to.
     pub round: u32,
     /// Examples the client trained on; the FedAvg weight.
     pub num_examples: u64,
@@ -196,7 +196,7 @@ pub enum ErrorCode {
     InvalidUpdate,
 }
 
-/// Why a run ended.
+/// Reason a run ended.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum FinishReason {
     /// The configured number of rounds ran.
@@ -212,7 +212,7 @@ pub enum FinishReason {
 /// Messages the server sends to a client.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ServerMessage {
-    /// Answer to `Register`.
+    /// Reply to `Register`.
     Welcome {
         /// Id of the run the client joined.
         run_id: String,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use starling_proto::{DEFAULT_MAX_MESSAGE_BYTES, PartitionScheme, TrainConfig};
 
-/// Why a configuration was rejected.
+/// Error from parsing or validating a configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// A value is outside its valid range.
@@ -28,7 +28,7 @@ pub enum ConfigError {
     Parse(#[from] toml::de::Error),
 }
 
-/// Where the training and test digits come from.
+/// Source of the training and test digits, and how they are partitioned.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DataConfig {

@@ -18,7 +18,7 @@ pub type ConnectionId = u64;
 /// task is a whole model (0.8 MB for the MLP, 6.7 MB for the CNN).
 const OUTBOUND_QUEUE: usize = 8;
 
-/// What the coordinator receives from connections.
+/// Event the coordinator receives from a connection.
 #[derive(Debug)]
 pub enum Event {
     /// A connection opened; frames for it go to `outbound`.
@@ -44,7 +44,7 @@ pub enum Event {
     },
 }
 
-/// What the coordinator sends to a connection.
+/// Item the coordinator sends to a connection.
 #[derive(Clone, Debug)]
 pub enum Outbound {
     /// One encoded frame.
@@ -63,7 +63,7 @@ pub struct Connector {
     max_message_bytes: usize,
 }
 
-/// Why a link could not deliver a frame.
+/// Error from opening a link or delivering a frame.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
     /// The coordinator has stopped.

@@ -41,7 +41,7 @@ pub struct RoundMetrics {
     pub bytes_up: u64,
     /// Bytes of all frames sent during the round.
     pub bytes_down: u64,
-    /// Why aggregation failed, leaving the model unchanged.
+    /// Aggregation error, if any; the model was left unchanged.
     pub error: Option<String>,
 }
 
@@ -50,7 +50,7 @@ pub struct RoundMetrics {
 pub struct RunSummary {
     /// Run id (the output folder's name).
     pub run_id: String,
-    /// Why the run ended.
+    /// Reason the run ended.
     pub reason: FinishReason,
     /// Rounds completed.
     pub rounds: u32,

@@ -8,7 +8,7 @@ use starling_proto::ParamSet;
 
 use crate::config::{ConfigError, RunConfig};
 
-/// Why a run could not start.
+/// Error that prevents a run from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The configuration is invalid.

@@ -27,7 +27,7 @@ pub struct SimConfig {
     pub progress: bool,
 }
 
-/// Why a simulation failed.
+/// Error that ends a simulation.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     /// The run could not start.

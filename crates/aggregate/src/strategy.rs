@@ -5,7 +5,7 @@ use crate::error::AggregateError;
 use crate::mean::{Aggregator, ClientContribution, WeightedMean};
 use crate::optimizer::{PlainAverage, ServerOptimizer};
 
-/// What one aggregation did, for the round's metrics.
+/// Summary of one aggregation, for the round's metrics.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RoundAggregate {
     /// Updates that entered the aggregate (weight 0 included).

@@ -11,7 +11,7 @@ use starling_proto::{
 
 use crate::data::DataSource;
 
-/// Why a client could not continue.
+/// Error that stops a client session.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// Local training failed.
@@ -34,7 +34,7 @@ pub enum ClientError {
     Rejected(String),
 }
 
-/// What the transport loop should do after a server message.
+/// Action the transport loop takes after a server message.
 #[derive(Debug)]
 pub enum Step {
     /// Nothing to do.

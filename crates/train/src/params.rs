@@ -241,6 +241,16 @@ mod tests {
         params
     }
 
+    fn assert_bit_identical(actual: &ParamSet, expected: &ParamSet) {
+        assert_eq!(actual.specs(), expected.specs());
+        let same_bits = actual
+            .values()
+            .iter()
+            .zip(expected.values())
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same_bits);
+    }
+
     #[test]
     fn mlp_round_trip_is_bit_exact() {
         let device = training_device();
@@ -248,13 +258,7 @@ mod tests {
         let params = patterned(module_specs(&model));
         let loaded = load_params(model, &params).unwrap();
         let back = module_to_params(&loaded).unwrap();
-        assert_eq!(back.specs(), params.specs());
-        let same_bits = back
-            .values()
-            .iter()
-            .zip(params.values())
-            .all(|(a, b)| a.to_bits() == b.to_bits());
-        assert!(same_bits);
+        assert_bit_identical(&back, &params);
     }
 
     #[test]
@@ -264,13 +268,7 @@ mod tests {
         let params = patterned(module_specs(&model));
         let loaded = load_params(model, &params).unwrap();
         let back = module_to_params(&loaded).unwrap();
-        assert_eq!(back.specs(), params.specs());
-        let same_bits = back
-            .values()
-            .iter()
-            .zip(params.values())
-            .all(|(a, b)| a.to_bits() == b.to_bits());
-        assert!(same_bits);
+        assert_bit_identical(&back, &params);
     }
 
     #[test]
