@@ -103,6 +103,10 @@ pub struct RunArgs {
     /// Seconds to wait for --min-available-clients before failing the run.
     #[arg(long, value_name = "SECONDS")]
     pub wait_for_clients: Option<f64>,
+    /// Seconds the first round waits for the expected number of clients
+    /// once --min-available-clients are connected (0: start at once).
+    #[arg(long, value_name = "SECONDS")]
+    pub lobby: Option<f64>,
     /// Folder with MNIST-format IDX files (train-images-idx3-ubyte[.gz], …);
     /// the embedded 10,000 digits when omitted.
     #[arg(long, value_name = "DIR")]
@@ -170,6 +174,7 @@ impl RunArgs {
         }
         set(&mut config.round_timeout_secs, self.round_timeout);
         set(&mut config.wait_for_clients_secs, self.wait_for_clients);
+        set(&mut config.lobby_secs, self.lobby);
         if self.data.is_some() {
             config.data.dir = self.data.clone();
         }

@@ -53,12 +53,7 @@ pub fn final_line(summary: &RunSummary, run_dir: &std::path::Path) -> String {
         .final_accuracy
         .map(|a| format!("{:.2}%", a * 100.0))
         .unwrap_or_else(|| "n/a".to_owned());
-    let reason = match &summary.reason {
-        FinishReason::RoundsCompleted => "rounds completed".to_owned(),
-        FinishReason::TargetAccuracy => "target accuracy reached".to_owned(),
-        FinishReason::Stopped => "stopped".to_owned(),
-        FinishReason::Failed(cause) => format!("failed: {cause}"),
-    };
+    let reason = summary.reason.to_string();
     let rounds = match summary.rounds {
         1 => "1 round".to_owned(),
         n => format!("{n} rounds"),

@@ -66,6 +66,8 @@ fn demo_prints_rounds_and_final_accuracy() {
             "2",
             "--local-epochs",
             "1",
+            "--browser-clients",
+            "0",
         ])
         .arg("--runs-dir")
         .arg(runs.path())

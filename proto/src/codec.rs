@@ -178,6 +178,7 @@ mod tests {
             capabilities: Capabilities {
                 platform: "edge".into(),
                 backend: "flex-cpu".into(),
+                device: "cpu".into(),
                 wants_data: true,
             },
             num_examples: 0,

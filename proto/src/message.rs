@@ -99,8 +99,12 @@ pub struct DataAssignment {
 pub struct Capabilities {
     /// Runtime, for example `edge`, `sim` or `browser`.
     pub platform: String,
-    /// Compute backend used for training, for example `flex-cpu` or `wgpu`.
+    /// Compute backend used for training, for example `flex-cpu` or
+    /// `wgpu-webgpu`.
     pub backend: String,
+    /// The hardware behind the backend, for example `cpu` or a WebGPU
+    /// adapter's vendor and architecture.
+    pub device: String,
     /// True when the client has no data and asks for a built-in partition.
     pub wants_data: bool,
 }
@@ -207,6 +211,17 @@ pub enum FinishReason {
     Stopped,
     /// The run failed; the text says why.
     Failed(String),
+}
+
+impl std::fmt::Display for FinishReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::RoundsCompleted => f.write_str("rounds completed"),
+            Self::TargetAccuracy => f.write_str("target accuracy reached"),
+            Self::Stopped => f.write_str("stopped"),
+            Self::Failed(cause) => write!(f, "failed: {cause}"),
+        }
+    }
 }
 
 /// Messages the server sends to a client.

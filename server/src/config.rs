@@ -87,6 +87,11 @@ pub struct RunConfig {
     /// Seconds a round waits for `min_available_clients` before the run
     /// fails.
     pub wait_for_clients_secs: f64,
+    /// Seconds the first round keeps waiting for `expected_clients` once
+    /// `min_available_clients` are connected, so that clients that are
+    /// slower to arrive (a browser tab being opened) still make round 1;
+    /// 0 starts at once.
+    pub lobby_secs: f64,
     /// Seconds sampled clients have to send their update; later updates are
     /// rejected.
     pub round_timeout_secs: f64,
@@ -123,6 +128,7 @@ impl Default for RunConfig {
             min_available_clients: None,
             expected_clients: 8,
             wait_for_clients_secs: 60.0,
+            lobby_secs: 0.0,
             round_timeout_secs: 120.0,
             eval_every: 1,
             target_accuracy: None,
@@ -185,6 +191,12 @@ impl RunConfig {
             "wait_for_clients_secs",
             self.wait_for_clients_secs,
             "must be a positive number of seconds",
+        )?;
+        check(
+            self.lobby_secs == 0.0 || positive_secs(self.lobby_secs),
+            "lobby_secs",
+            self.lobby_secs,
+            "must be 0 or a positive number of seconds",
         )?;
         check(
             positive_secs(self.round_timeout_secs),
@@ -308,6 +320,11 @@ impl RunConfig {
     /// Round deadline as a duration.
     pub fn round_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.round_timeout_secs)
+    }
+
+    /// Lobby wait before the first round as a duration.
+    pub fn lobby(&self) -> Duration {
+        Duration::from_secs_f64(self.lobby_secs)
     }
 
     /// Wait for clients as a duration.

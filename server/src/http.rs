@@ -12,24 +12,21 @@ use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
 
 use crate::link::{Connector, Outbound};
-
-const INDEX: &str = "Starling federated-learning server\n\
-    clients connect to the WebSocket endpoint /ws (binary frames, see proto/README.md)\n\
-    health check: /healthz\n";
+use crate::web::WebAssets;
 
 /// How far past the protocol limit the WebSocket layer still reads a
 /// message, so that a slightly oversized frame gets a clear error instead of
 /// a dropped connection. Frames beyond this close the connection.
 const TRANSPORT_SLACK: usize = 1024 * 1024;
 
-/// Routes: `GET /` (a plain-text pointer to the endpoints), `GET /ws`
-/// (WebSocket) and `GET /healthz`.
-pub fn router(connector: Connector) -> Router {
+/// Routes: `GET /ws` (WebSocket) and `GET /healthz`; every other path goes
+/// to the browser client's files in `web`.
+pub fn router(connector: Connector, web: WebAssets) -> Router {
     Router::new()
-        .route("/", get(|| async { INDEX }))
         .route("/ws", get(upgrade))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(connector)
+        .merge(web.router())
 }
 
 async fn upgrade(

@@ -6,6 +6,7 @@
 //! - [`link`]: a transport-independent client connection.
 //! - [`http`]: the axum router bridging WebSockets to links.
 //! - [`outputs`]: the run's files under `runs/<run-id>/`.
+//! - [`web`]: the browser client's files, served next to the WebSocket.
 
 pub mod config;
 pub mod coordinator;
@@ -14,6 +15,7 @@ pub mod link;
 pub mod outputs;
 pub mod sampling;
 pub mod setup;
+pub mod web;
 
 pub use config::{ConfigError, DataConfig, RunConfig, STRATEGIES};
 pub use coordinator::{ModelSnapshot, RunEvent, RunHandle, StopHandle, start_run};

@@ -5,6 +5,8 @@
 
 mod support;
 
+use std::time::{Duration, Instant};
+
 use starling_proto::{
     ErrorCode, FinishReason, HEADER_LEN, MAGIC, ModelKind, PROTOCOL_VERSION, ParamSet,
     ServerMessage, TensorSpec, encode_client, encode_server,
@@ -588,5 +590,56 @@ async fn overflowing_round_leaves_model_unchanged() {
     );
 
     drop(client);
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn lobby_waits_for_the_expected_clients() {
+    let mut config = test_config(1, 1);
+    config.expected_clients = 2;
+    config.lobby_secs = 60.0;
+    let mut server = TestServer::start(config).await;
+    let mut first = server.connect().await;
+    first.register("early").await;
+
+    let early_start =
+        tokio::time::timeout(Duration::from_millis(400), server.round_started(1)).await;
+    assert!(
+        early_start.is_err(),
+        "round 1 started with 1 of 2 expected clients while the lobby was open"
+    );
+
+    let mut second = server.connect().await;
+    second.register("late").await;
+    let started = Instant::now();
+    let (sampled, available) = server.round_started(1).await;
+    assert_eq!((sampled, available), (2, 2));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "round 1 waited {:?} after the expected clients arrived",
+        started.elapsed()
+    );
+    drop((first, second));
+    server.handle.stop();
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn lobby_time_out_starts_with_those_present() {
+    let mut config = test_config(1, 1);
+    config.expected_clients = 3;
+    config.lobby_secs = 0.5;
+    let mut server = TestServer::start(config).await;
+    let mut client = server.connect().await;
+    client.register("alone").await;
+    let started = Instant::now();
+    let (sampled, available) = server.round_started(1).await;
+    assert_eq!((sampled, available), (1, 1));
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "round 1 started before the lobby time was over"
+    );
+    drop(client);
+    server.handle.stop();
     server.finish().await;
 }

@@ -1,6 +1,7 @@
 //! Running external commands with their progress shown: every step prints
 //! what it runs and how long it took.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -14,13 +15,28 @@ pub fn run(program: &str, args: &[&str]) -> anyhow::Result<()> {
 
 /// Like [`run`], with extra environment variables.
 pub fn run_with_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
+    run_in_with_env(&workspace_root(), program, args, env)
+}
+
+/// Like [`run`], in `dir` instead of the workspace root.
+pub fn run_in(dir: &Path, program: &str, args: &[&str]) -> anyhow::Result<()> {
+    run_in_with_env(dir, program, args, &[])
+}
+
+/// Like [`run_in`], with extra environment variables.
+pub fn run_in_with_env(
+    dir: &Path,
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> anyhow::Result<()> {
     let shown = format!("{program} {}", args.join(" "));
     eprintln!("==> {shown}");
     let started = Instant::now();
     let status = Command::new(program)
         .args(args)
         .envs(env.iter().copied())
-        .current_dir(workspace_root())
+        .current_dir(dir)
         .status()
         .with_context(|| format!("failed to start `{shown}`"))?;
     let seconds = started.elapsed().as_secs_f64();

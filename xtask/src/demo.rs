@@ -1,10 +1,12 @@
-//! `cargo xtask demo`: builds the `starling` binary and runs `starling demo`
-//! (a server and 8 edge clients on the embedded digits).
+//! `cargo xtask demo`: builds the browser client and the `starling` binary,
+//! then runs `starling demo` (a server, 8 edge clients on the embedded
+//! digits, and a join page for browser tabs).
 
-use crate::cmd;
+use crate::{cmd, web};
 
 /// Builds and runs the demo; `args` are passed on to `starling demo`.
 pub fn run(args: &[String]) -> anyhow::Result<()> {
+    web::build()?;
     let cargo = cmd::cargo();
     cmd::run(&cargo, &["build", "--package", "starling"])?;
     let binary = cmd::workspace_root()

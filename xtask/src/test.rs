@@ -3,19 +3,10 @@
 
 use std::time::Instant;
 
-use crate::{cmd, toolchain};
+use crate::{cmd, e2e, toolchain, web};
 
-/// Crates shared by the server and the clients; each must compile for
-/// wasm32 so the browser client can use it.
-const SHARED_CRATES: &[&str] = &[
-    "starling-proto",
-    "starling-data",
-    "starling-train",
-    "starling-aggregate",
-    "starling-client",
-];
-
-/// Runs formatting, lints, the wasm32 check and the test suite.
+/// Runs formatting, lints (native, and wasm32 for the browser client), the
+/// test suite, and the browser tests against a fresh build of the client.
 pub fn run() -> anyhow::Result<()> {
     let started = Instant::now();
     toolchain::ensure()?;
@@ -32,12 +23,26 @@ pub fn run() -> anyhow::Result<()> {
             "warnings",
         ],
     )?;
-    let mut wasm_check = vec!["check", "--target", toolchain::WASM_TARGET];
-    for krate in SHARED_CRATES {
-        wasm_check.extend(["-p", krate]);
-    }
-    cmd::run(&cargo, &wasm_check)?;
+    // The browser client and everything under it (proto, data, train with
+    // wgpu, client) checked for wasm32.
+    cmd::run(
+        &cargo,
+        &[
+            "clippy",
+            "--package",
+            "starling-client-wasm",
+            "--target",
+            toolchain::WASM_TARGET,
+            "--profile",
+            web::PROFILE,
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
     cmd::run(&cargo, &["test", "--workspace"])?;
+    let web_dir = web::build()?;
+    e2e::run(&web_dir)?;
     eprintln!(
         "==> all checks passed in {:.0}s",
         started.elapsed().as_secs_f64()

@@ -2,6 +2,7 @@
 //! over real WebSockets on the loopback interface.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::Args;
 use starling_client::DataSource;
@@ -11,7 +12,7 @@ use starling_server::RunConfig;
 
 use crate::args::RunArgs;
 use crate::commands::edge::default_parallelism;
-use crate::commands::serve::serve_run;
+use crate::commands::serve::{default_web_dir, serve_run};
 use crate::{logging, report};
 
 /// Options of `starling demo`.
@@ -23,18 +24,35 @@ pub struct DemoArgs {
     /// Edge clients to start.
     #[arg(long, default_value_t = 8)]
     pub edge_clients: usize,
+    /// Browser tabs to wait for (at most --lobby seconds, 30 by default)
+    /// before round 1; tabs may also join later rounds.
+    #[arg(long, default_value_t = 1)]
+    pub browser_clients: usize,
+    /// Folder with the built browser client (`cargo xtask build-web`).
+    #[arg(long, value_name = "DIR", default_value_os_t = default_web_dir())]
+    pub web_dir: PathBuf,
     #[command(flatten)]
     pub run: RunArgs,
 }
 
+/// Seconds round 1 waits for browser tabs unless --lobby says otherwise.
+const BROWSER_LOBBY_SECS: f64 = 30.0;
+
 /// The demo's defaults: MLP on IID partitions, every client in every
 /// round, 5 local epochs of SGD with momentum (lr 0.05, momentum 0.9).
-fn demo_config(clients: usize) -> RunConfig {
+/// Round 1 starts once the edge clients are in and either the browser tabs
+/// have joined or the lobby time is over.
+fn demo_config(edge_clients: usize, browser_clients: usize) -> RunConfig {
     let mut config = RunConfig {
         rounds: 10,
         fraction: 1.0,
-        min_available_clients: Some(clients as u32),
-        expected_clients: clients as u32,
+        min_available_clients: Some(edge_clients as u32),
+        expected_clients: (edge_clients + browser_clients) as u32,
+        lobby_secs: if browser_clients > 0 {
+            BROWSER_LOBBY_SECS
+        } else {
+            0.0
+        },
         ..RunConfig::default()
     };
     config.train.model = ModelKind::Mlp;
@@ -48,14 +66,30 @@ fn demo_config(clients: usize) -> RunConfig {
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     logging::init("warn");
     let clients = args.edge_clients.max(1);
-    let config = args.run.resolve(demo_config(clients))?;
+    let web_built = args.web_dir.join("index.html").is_file();
+    let browsers = if web_built { args.browser_clients } else { 0 };
+    let config = args.run.resolve(demo_config(clients, browsers))?;
+    let lobby = config.lobby_secs;
     let mut edge_task = None;
-    let (summary, run_dir) = serve_run(config, args.bind, |ready| {
+    let (summary, run_dir) = serve_run(config, args.bind, &args.web_dir, |ready| {
         let url = format!("ws://{}/ws", ready.address);
         println!("Starling demo: run {}", ready.run.run_id());
-        println!("  server:    http://{}/", ready.address);
+        if ready.browser_client {
+            println!(
+                "  join:      http://{}/  <- open in a browser: the tab trains as a client",
+                ready.address
+            );
+        } else {
+            println!("  join:      browser client not built (run `cargo xtask build-web`)");
+        }
         println!("  clients:   {url} ({clients} edge clients in this process)");
         println!("  outputs:   {}", ready.run.run_dir().display());
+        if browsers > 0 && lobby > 0.0 {
+            println!(
+                "  round 1 waits up to {lobby:.0} s for {browsers} browser tab(s); \
+                 --browser-clients 0 starts at once"
+            );
+        }
         let edge = EdgeConfig::new(url);
         edge_task = Some(tokio::spawn(run_clients(
             edge,

@@ -1,9 +1,11 @@
 //! `starling serve`: the coordinator on a TCP port.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
+use starling_server::web::WebAssets;
 use starling_server::{RunConfig, RunHandle, RunSummary, StopHandle, http, start_run};
 
 use crate::args::RunArgs;
@@ -15,19 +17,37 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
+    /// Folder with the built browser client (`cargo xtask build-web`).
+    #[arg(long, value_name = "DIR", default_value_os_t = default_web_dir())]
+    pub web_dir: PathBuf,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// Where `cargo xtask build-web` puts the browser client in this checkout.
+pub fn default_web_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("target")
+        .join("web")
+        .join("client")
 }
 
 /// Runs the coordinator until the run ends or Ctrl-C.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     logging::init("info");
     let config = args.run.resolve(RunConfig::default())?;
-    let (summary, run_dir) = serve_run(config, args.bind, |ready| {
+    let (summary, run_dir) = serve_run(config, args.bind, &args.web_dir, |ready| {
         println!(
             "listening on http://{}/ (clients connect to ws://{}/ws)",
             ready.address, ready.address
         );
+        if ready.browser_client {
+            println!(
+                "open http://{}/ in a browser to join as a client",
+                ready.address
+            );
+        }
         println!(
             "run {} writes to {}",
             ready.run.run_id(),
@@ -44,8 +64,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 pub async fn serve_run(
     config: RunConfig,
     bind: SocketAddr,
+    web_dir: &Path,
     on_ready: impl FnOnce(&Ready<'_>),
-) -> anyhow::Result<(RunSummary, std::path::PathBuf)> {
+) -> anyhow::Result<(RunSummary, PathBuf)> {
+    let web = WebAssets::load(web_dir)?;
+    let browser_client = !web.is_empty();
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("failed to listen on {bind}"))?;
@@ -55,7 +78,7 @@ pub async fn serve_run(
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(starling_server::serve(
         listener,
-        http::router(handle.connector()),
+        http::router(handle.connector(), web),
         async move {
             let _ = http_stopped.await;
         },
@@ -65,6 +88,7 @@ pub async fn serve_run(
     on_ready(&Ready {
         address,
         run: &handle,
+        browser_client,
     });
     let run_dir = handle.run_dir().to_path_buf();
     let summary = handle.wait().await;
@@ -87,6 +111,8 @@ pub struct Ready<'a> {
     pub address: SocketAddr,
     /// The run being served.
     pub run: &'a RunHandle,
+    /// True when the browser client's files are served.
+    pub browser_client: bool,
 }
 
 /// Stops the run on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed

@@ -4,7 +4,8 @@
 use std::future::Future;
 
 use starling_proto::{
-    ClientMessage, DEFAULT_MAX_MESSAGE_BYTES, FinishReason, RoundTask, decode_server, encode_client,
+    ClientMessage, DEFAULT_MAX_MESSAGE_BYTES, ErrorCode, FinishReason, RoundTask, ServerMessage,
+    decode_server, encode_client,
 };
 
 use crate::session::{ClientError, Session, Step};
@@ -41,17 +42,55 @@ pub enum SessionEnd {
     Disconnected(String),
 }
 
+/// What a server message meant for the session, reported to the observer
+/// of [`drive_observed`] after the session has handled it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Notice {
+    /// The server welcomed the client into a run.
+    Welcomed,
+    /// A round task arrived; training starts.
+    RoundStarted(u32),
+    /// The update for this round was accepted.
+    Accepted(u32),
+    /// The server refused a message.
+    Refused {
+        /// The server's error code.
+        code: ErrorCode,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The run ended.
+    Finished,
+}
+
 /// Runs `session` over `transport`; `train` performs the local training
 /// step (on a blocking thread or a worker) and returns the update message.
 pub async fn drive<T, F, Fut>(
     session: &mut Session,
     transport: &mut T,
-    mut train: F,
+    train: F,
 ) -> Result<SessionEnd, ClientError>
 where
     T: Transport,
     F: FnMut(Box<RoundTask>, std::sync::Arc<starling_data::Dataset>) -> Fut,
     Fut: Future<Output = Result<ClientMessage, ClientError>>,
+{
+    drive_observed(session, transport, train, |_, _| {}).await
+}
+
+/// [`drive`] that also calls `observe` after every server message the
+/// session handled, for clients that show their progress.
+pub async fn drive_observed<T, F, Fut, O>(
+    session: &mut Session,
+    transport: &mut T,
+    mut train: F,
+    mut observe: O,
+) -> Result<SessionEnd, ClientError>
+where
+    T: Transport,
+    F: FnMut(Box<RoundTask>, std::sync::Arc<starling_data::Dataset>) -> Fut,
+    Fut: Future<Output = Result<ClientMessage, ClientError>>,
+    O: FnMut(&Session, Notice),
 {
     if let Err(err) = send(transport, &session.register_message()).await {
         return Ok(SessionEnd::Disconnected(err.to_string()));
@@ -73,7 +112,10 @@ where
                 continue;
             }
         };
-        match session.on_message(message)? {
+        let notice = notice_of(&message);
+        let step = session.on_message(message)?;
+        observe(session, notice);
+        match step {
             Step::Continue => {}
             Step::Train(task, data) => {
                 let round = task.round;
@@ -96,6 +138,19 @@ where
             }
             Step::Replaced => return Ok(SessionEnd::Replaced),
         }
+    }
+}
+
+fn notice_of(message: &ServerMessage) -> Notice {
+    match message {
+        ServerMessage::Welcome { .. } => Notice::Welcomed,
+        ServerMessage::Round(task) => Notice::RoundStarted(task.round),
+        ServerMessage::Accepted { round } => Notice::Accepted(*round),
+        ServerMessage::Error { code, message } => Notice::Refused {
+            code: *code,
+            message: message.clone(),
+        },
+        ServerMessage::Finished { .. } => Notice::Finished,
     }
 }
 

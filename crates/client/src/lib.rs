@@ -11,5 +11,5 @@ mod drive;
 mod session;
 
 pub use data::DataSource;
-pub use drive::{SessionEnd, Transport, TransportError, drive};
-pub use session::{ClientError, Session, Step, train_round};
+pub use drive::{Notice, SessionEnd, Transport, TransportError, drive, drive_observed};
+pub use session::{ClientError, Session, Step, train_round, update_message};

@@ -9,6 +9,8 @@ use starling_proto::{
     UpdatePayload,
 };
 
+use starling_train::LocalOutcome;
+
 use crate::data::DataSource;
 
 /// Error that stops a client session.
@@ -73,6 +75,7 @@ impl Session {
         let capabilities = Capabilities {
             platform: platform.to_owned(),
             backend: starling_train::BACKEND_NAME.to_owned(),
+            device: "cpu".to_owned(),
             wants_data: source.wants_assignment(),
         };
         Self {
@@ -83,6 +86,18 @@ impl Session {
             run_id: None,
             rounds_trained: 0,
         }
+    }
+
+    /// Reports `backend` on `device` instead of the CPU backend.
+    pub fn with_backend(mut self, backend: &str, device: &str) -> Self {
+        self.capabilities.backend = backend.to_owned();
+        self.capabilities.device = device.to_owned();
+        self
+    }
+
+    /// Capabilities sent at registration.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
     }
 
     /// Client id.
@@ -180,11 +195,16 @@ impl Session {
 /// Runs local training for a task and packs the update.
 pub fn train_round(task: &RoundTask, data: &Dataset) -> Result<ClientMessage, ClientError> {
     let outcome = starling_train::train_local(&task.model, &task.config, data, task.seed)?;
-    Ok(ClientMessage::Update(ClientUpdate {
-        round: task.round,
+    Ok(update_message(task.round, outcome))
+}
+
+/// Packs the outcome of local training in `round` as the update message.
+pub fn update_message(round: u32, outcome: LocalOutcome) -> ClientMessage {
+    ClientMessage::Update(ClientUpdate {
+        round,
         num_examples: outcome.num_examples,
         local_steps: outcome.local_steps,
         train_loss: outcome.train_loss,
         payload: UpdatePayload::Dense(outcome.delta),
-    }))
+    })
 }

@@ -5,7 +5,8 @@ use burn::tensor::Device;
 use starling_data::Dataset;
 use starling_proto::{ModelKind, ParamSet};
 
-use crate::device::inference_device;
+use crate::block::block_on;
+use crate::device::ComputeDevice;
 use crate::error::TrainError;
 use crate::input::{check_dataset, read_values, to_device};
 use crate::loss::cross_entropy_per_example;
@@ -35,27 +36,38 @@ pub struct Evaluation {
     pub per_class_total: [u64; NUM_CLASSES],
 }
 
-/// Evaluates the `kind` model with parameters `params` on `data`.
+/// Evaluates the `kind` model with parameters `params` on `data`, on the
+/// CPU backend, blocking the calling thread.
 pub fn evaluate(
     kind: ModelKind,
     params: &ParamSet,
     data: &Dataset,
 ) -> Result<Evaluation, TrainError> {
+    block_on(evaluate_on(&ComputeDevice::cpu(), kind, params, data))
+}
+
+/// [`evaluate`] on `device`, reading results back asynchronously.
+pub async fn evaluate_on(
+    device: &ComputeDevice,
+    kind: ModelKind,
+    params: &ParamSet,
+    data: &Dataset,
+) -> Result<Evaluation, TrainError> {
     check_dataset(data)?;
-    let device = inference_device();
+    let device = device.inference();
     match kind {
         ModelKind::Mlp => {
             let model = load_params(MlpConfig::new().init(&device), params)?;
-            evaluate_model(&model, data, MLP_EVAL_BATCH, &device)
+            evaluate_model(&model, data, MLP_EVAL_BATCH, &device).await
         }
         ModelKind::Cnn => {
             let model = load_params(CnnConfig::new().init(&device), params)?;
-            evaluate_model(&model, data, CNN_EVAL_BATCH, &device)
+            evaluate_model(&model, data, CNN_EVAL_BATCH, &device).await
         }
     }
 }
 
-fn evaluate_model<M: Classifier>(
+async fn evaluate_model<M: Classifier>(
     model: &M,
     data: &Dataset,
     batch_size: usize,
@@ -86,9 +98,9 @@ fn evaluate_model<M: Classifier>(
         let predictions = logits.clone().argmax(1);
         let losses = cross_entropy_per_example(logits, labels);
 
-        let batch_loss = read_values::<f32, 1, _>(losses.sum(), "evaluation loss")?;
+        let batch_loss = read_values::<f32, 1, _>(losses.sum(), "evaluation loss").await?;
         loss_sum += batch_loss.first().copied().map_or(f64::NAN, f64::from);
-        let predictions = read_values::<i64, 2, _>(predictions, "predictions")?;
+        let predictions = read_values::<i64, 2, _>(predictions, "predictions").await?;
 
         let true_labels = &data.labels()[start..start + len];
         for (&label, &predicted) in true_labels.iter().zip(&predictions) {

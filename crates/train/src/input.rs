@@ -79,12 +79,16 @@ pub(crate) fn index_tensor(indices: &[usize], device: &Device) -> Tensor<1, Int>
 }
 
 /// Reads a tensor's values back to the host as `E`.
-pub(crate) fn read_values<E: Element, const D: usize, K: Basic>(
+///
+/// The read-back is async because a WebGPU device in a browser can only
+/// hand results back through the event loop; a CPU device is ready at once.
+pub(crate) async fn read_values<E: Element, const D: usize, K: Basic>(
     tensor: Tensor<D, K>,
     item: &'static str,
 ) -> Result<Vec<E>, TrainError> {
     let data = tensor
-        .try_into_data()
+        .into_data_async()
+        .await
         .map_err(|error| TrainError::backend(item, error))?;
     data.try_into_vec_as::<E>()
         .map_err(|error| TrainError::backend(item, error))

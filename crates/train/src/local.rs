@@ -11,13 +11,14 @@ use rand_chacha::ChaCha8Rng;
 use starling_data::Dataset;
 use starling_proto::{ModelKind, ParamSet, TrainConfig};
 
-use crate::device::training_device;
+use crate::block::block_on;
+use crate::device::ComputeDevice;
 use crate::error::TrainError;
 use crate::init::param_specs;
 use crate::input::{check_dataset, index_tensor, read_values, to_device};
 use crate::loss::cross_entropy;
 use crate::model::{Classifier, CnnConfig, MlpConfig};
-use crate::params::{load_params, module_to_params};
+use crate::params::{load_params, read_params};
 
 /// Result of [`train_local`].
 #[derive(Clone, Debug, PartialEq)]
@@ -44,7 +45,29 @@ pub struct LocalOutcome {
 /// Momentum follows PyTorch's `SGD` without dampening; weight decay adds
 /// `weight_decay * w` to the gradient. Optimiser state starts fresh on every
 /// call.
+///
+/// Runs on the CPU backend and blocks the calling thread; a browser client
+/// calls [`train_local_on`] instead.
 pub fn train_local(
+    global: &ParamSet,
+    config: &TrainConfig,
+    data: &Dataset,
+    seed: u64,
+) -> Result<LocalOutcome, TrainError> {
+    block_on(train_local_on(
+        &ComputeDevice::cpu(),
+        global,
+        config,
+        data,
+        seed,
+    ))
+}
+
+/// [`train_local`] on `device`, reading results back asynchronously, as a
+/// WebGPU device in a browser requires. The same inputs give the same
+/// update as [`train_local`] on the CPU device.
+pub async fn train_local_on(
+    device: &ComputeDevice,
     global: &ParamSet,
     config: &TrainConfig,
     data: &Dataset,
@@ -61,15 +84,15 @@ pub fn train_local(
             train_loss: 0.0,
         });
     }
-    let device = training_device();
+    let device = device.training();
     match config.model {
         ModelKind::Mlp => {
             let model = MlpConfig::new().init(&device);
-            train_model(model, global, config, data, seed, &device)
+            train_model(model, global, config, data, seed, &device).await
         }
         ModelKind::Cnn => {
             let model = CnnConfig::new().init(&device);
-            train_model(model, global, config, data, seed, &device)
+            train_model(model, global, config, data, seed, &device).await
         }
     }
 }
@@ -115,7 +138,7 @@ fn sgd_config(config: &TrainConfig) -> SgdConfig {
     sgd
 }
 
-fn train_model<M: Classifier>(
+async fn train_model<M: Classifier>(
     model: M,
     global: &ParamSet,
     config: &TrainConfig,
@@ -157,7 +180,8 @@ fn train_model<M: Classifier>(
         }
 
         let epoch_sum = match epoch_loss {
-            Some(sum) => read_values::<f32, 1, _>(sum, "training loss")?
+            Some(sum) => read_values::<f32, 1, _>(sum, "training loss")
+                .await?
                 .first()
                 .copied()
                 .map_or(f64::NAN, f64::from),
@@ -174,7 +198,7 @@ fn train_model<M: Classifier>(
         steps += epoch_steps;
     }
 
-    let local = module_to_params(&model)?;
+    let local = read_params(&model).await?;
     let delta: Vec<f32> = local
         .values()
         .iter()

@@ -22,12 +22,21 @@ pub fn module_specs<M: Module>(module: &M) -> Vec<TensorSpec> {
 
 /// Copies every float parameter of `module` into a [`ParamSet`].
 pub fn module_to_params<M: Module>(module: &M) -> Result<ParamSet, TrainError> {
-    let mut collector = ValueCollector::default();
+    crate::block::block_on(read_params(module))
+}
+
+/// Copies every float parameter of `module` into a [`ParamSet`] with one
+/// read-back from the device.
+pub(crate) async fn read_params<M: Module>(module: &M) -> Result<ParamSet, TrainError> {
+    let mut collector = TensorCollector::default();
     module.visit(&mut collector);
-    if let Some(error) = collector.error {
-        return Err(error);
-    }
-    Ok(ParamSet::new(collector.specs, collector.values)?)
+    let values = if collector.tensors.is_empty() {
+        Vec::new()
+    } else {
+        let flat = Tensor::cat(collector.tensors, 0);
+        read_values::<f32, 1, _>(flat, "parameter tensors").await?
+    };
+    Ok(ParamSet::new(collector.specs, values)?)
 }
 
 /// Replaces every float parameter of `module` with the values in `params`.
@@ -98,15 +107,15 @@ impl ModuleVisitor for SpecCollector {
     }
 }
 
+/// Gathers every float parameter, flattened, in visit order.
 #[derive(Default)]
-struct ValueCollector {
+struct TensorCollector {
     path: ModulePath,
     specs: Vec<TensorSpec>,
-    values: Vec<f32>,
-    error: Option<TrainError>,
+    tensors: Vec<Tensor<1>>,
 }
 
-impl ModuleVisitor for ValueCollector {
+impl ModuleVisitor for TensorCollector {
     fn enter_module(&mut self, name: &str, _container_type: &str) {
         self.path.enter(name);
     }
@@ -116,17 +125,9 @@ impl ModuleVisitor for ValueCollector {
     }
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if self.error.is_some() {
-            return;
-        }
-        let values = read_values::<f32, D, _>(param.val(), "parameter tensor");
-        match values {
-            Ok(values) => {
-                self.specs.push(spec_of(&self.path, param));
-                self.values.extend_from_slice(&values);
-            }
-            Err(error) => self.error = Some(error),
-        }
+        self.specs.push(spec_of(&self.path, param));
+        self.tensors
+            .push(param.val().detach().flatten::<1>(0, D - 1));
     }
 }
 

@@ -259,6 +259,11 @@ impl Coordinator {
             if let Err(reason) = self.wait_for_clients().await {
                 return reason;
             }
+            if round == 1
+                && let Err(reason) = self.wait_in_lobby().await
+            {
+                return reason;
+            }
             if let Err(reason) = self.run_round(round).await {
                 return reason;
             }
@@ -313,6 +318,45 @@ impl Coordinator {
                         "not enough clients: {connected} connected, {needed} required within {}s",
                         wait.as_secs_f64()
                     )));
+                }
+            }
+        }
+    }
+
+    /// Before the first round, waits up to the lobby time for the expected
+    /// number of clients, then goes on with those connected.
+    async fn wait_in_lobby(&mut self) -> Result<(), FinishReason> {
+        let lobby = self.config.lobby();
+        if lobby.is_zero() {
+            return Ok(());
+        }
+        let expected = self.config.expected_clients as usize;
+        let deadline = Instant::now() + lobby;
+        let mut logged = false;
+        loop {
+            let connected = self.registry.connected_count();
+            if connected >= expected {
+                return Ok(());
+            }
+            if !logged {
+                tracing::info!(
+                    connected,
+                    expected,
+                    lobby_secs = lobby.as_secs_f64(),
+                    "waiting in the lobby for the expected clients"
+                );
+                logged = true;
+            }
+            match self.next(deadline).await {
+                Next::Event(event) => self.handle(event),
+                Next::Shutdown => return Err(FinishReason::Stopped),
+                Next::Deadline => {
+                    tracing::info!(
+                        connected = self.registry.connected_count(),
+                        expected,
+                        "lobby time is over; starting with the clients connected"
+                    );
+                    return Ok(());
                 }
             }
         }
@@ -622,6 +666,7 @@ impl Coordinator {
             connection,
             platform = capabilities.platform,
             backend = capabilities.backend,
+            device = capabilities.device,
             num_examples,
             partition = assignment.as_ref().map(|a| a.index),
             "client registered"

@@ -71,7 +71,10 @@ impl TestServer {
         let addr = listener
             .local_addr()
             .expect("listener has no local address");
-        let router = starling_server::http::router(handle.connector());
+        let router = starling_server::http::router(
+            handle.connector(),
+            starling_server::web::WebAssets::empty(),
+        );
         let (shutdown, shutdown_rx) = oneshot::channel::<()>();
         let serve_task = tokio::spawn(starling_server::serve(listener, router, async move {
             // A dropped sender also means "shut down".
@@ -240,6 +243,7 @@ impl TestClient {
             capabilities: Capabilities {
                 platform: "test".to_owned(),
                 backend: "none".to_owned(),
+                device: "none".to_owned(),
                 wants_data: false,
             },
             num_examples: 100,
