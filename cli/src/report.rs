@@ -6,12 +6,20 @@ use starling_server::{RoundMetrics, RunEvent, RunSummary};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-/// Prints a line for every completed round until the run ends.
+/// Prints a line for every completed round, and for every browser tab
+/// that joins, until the run ends.
 pub fn print_rounds(mut events: broadcast::Receiver<RunEvent>) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             match events.recv().await {
                 Ok(RunEvent::RoundCompleted(metrics)) => println!("{}", round_line(&metrics)),
+                Ok(RunEvent::ClientJoined {
+                    client_id,
+                    capabilities,
+                }) if capabilities.platform == "browser" => println!(
+                    "browser client joined: {client_id} (backend {}, device {})",
+                    capabilities.backend, capabilities.device
+                ),
                 Ok(RunEvent::Finished(_)) | Err(broadcast::error::RecvError::Closed) => break,
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(missed)) => {

@@ -1,5 +1,5 @@
-//! What the page tells the worker when it starts it, and the reconnect
-//! schedule.
+//! The options the page passes to the worker when it starts it, and the
+//! reconnect schedule.
 
 use serde::Deserialize;
 
@@ -23,7 +23,7 @@ pub struct WorkerOptions {
     pub client_id: String,
     /// Backend to train on.
     pub backend: BackendChoice,
-    /// What the page learnt about the hardware, reported to the server.
+    /// Description of the hardware the page found, reported to the server.
     pub device: String,
     /// Milliseconds to wait between training and uploading, to stand in
     /// for a slow device in tests and demonstrations.
@@ -48,7 +48,7 @@ impl WorkerOptions {
 
 /// First reconnect delay.
 pub const FIRST_RETRY_MS: u32 = 500;
-/// Longest reconnect delay.
+/// Maximum reconnect delay.
 pub const MAX_RETRY_MS: u32 = 10_000;
 
 /// Delay before reconnect attempt `attempt` (1 for the first retry): the

@@ -10,8 +10,8 @@ pub const IMAGE_SIDE: usize = 28;
 
 /// Builds the data set from the page's bytes.
 ///
-/// `kind` is `idx` for IDX files (`images` and `labels` hold the two files)
-/// or `pixels` for decoded images (`images` holds 784 grey levels per
+/// `kind` is `idx` for IDX files (`images` and `labels` are the two files)
+/// or `pixels` for decoded images (`images` contains 784 grey levels per
 /// example, `labels` one digit per example).
 pub fn own_dataset(kind: &str, images: &[u8], labels: &[u8]) -> Result<Dataset, String> {
     let (pixels, count, rows, cols) = match kind {

@@ -22,7 +22,7 @@ pub struct ByteCounters {
     pub received: Cell<u64>,
 }
 
-/// What the socket's event handlers forward.
+/// Event forwarded by the socket's handlers.
 enum Inbound {
     Open,
     Frame(Vec<u8>),
@@ -76,8 +76,8 @@ impl BrowserSocket {
             _on_error: on_error,
             _on_close: on_close,
         };
-        // The browser hides why a connection failed; it only says that it
-        // did, followed by a close event with code 1006.
+        // The browser hides why a connection failed. It reports only an
+        // error event, followed by a close event with code 1006.
         match this.inbox.next().await {
             Some(Inbound::Open) => Ok(this),
             Some(Inbound::Closed { code, .. }) => {

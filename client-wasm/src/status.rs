@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-/// Where the client stands.
+/// State of the client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
@@ -34,7 +34,7 @@ pub struct Status {
     /// Connection and round state.
     pub state: State,
     /// A sentence for the user about the current state, empty when the
-    /// state says it all.
+    /// state name is enough.
     pub message: String,
     /// Client id.
     pub client_id: String,
@@ -89,7 +89,7 @@ impl Status {
         }
     }
 
-    /// The JSON the page parses.
+    /// Encodes the status as the JSON the page parses.
     pub fn to_json(&self) -> String {
         // A struct of strings, numbers and options always serialises.
         serde_json::to_string(self).unwrap_or_else(|error| {

@@ -237,7 +237,7 @@ fn observe_notice(reporter: &Reporter, session: &Session, notice: Notice) {
             status.rounds_completed = session.rounds_trained();
         }
         Notice::Refused { code, message } => {
-            status.message = format!("The server refused a message ({code:?}): {message}");
+            status.message = format!("The server rejected a message ({code:?}): {message}");
         }
         Notice::Finished => status.state = State::Finished,
     });
@@ -267,7 +267,7 @@ async fn train_task(
     Ok(update_message(task.round, outcome))
 }
 
-/// The locally trained model: the global model plus the update.
+/// Returns the locally trained model: the global model plus the update.
 fn apply_delta(global: &ParamSet, delta: &ParamSet) -> ParamSet {
     let mut local = global.clone();
     for (value, change) in local.values_mut().iter_mut().zip(delta.values()) {

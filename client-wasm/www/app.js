@@ -27,7 +27,7 @@ function tabClientId() {
   return id;
 }
 
-// What the browser offers: { adapter: bool, fallback: bool, description, reason }.
+// Probes WebGPU and returns { adapter: bool, fallback: bool, description, reason }.
 async function probeWebGpu() {
   if (!('gpu' in navigator)) return { adapter: false, reason: 'this browser has no WebGPU' };
   try {
@@ -44,7 +44,7 @@ async function probeWebGpu() {
 }
 
 // Picks the backend: WebGPU only on a real (non-fallback) adapter unless
-// the URL asks for it; the reason is shown on the page.
+// the URL requests it. The page shows the reason.
 function chooseBackend(requested, probe) {
   if (requested === 'cpu') return { backend: 'cpu', device: 'cpu', note: 'CPU backend requested.' };
   if (!probe.adapter) {

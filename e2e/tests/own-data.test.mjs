@@ -106,7 +106,8 @@ batch_size = 8
     const fromServer = await waitForStatus(assigned, () => window.starlingStatus?.state === 'finished');
     assert.equal(fromIdx.roundsCompleted, 1);
     assert.equal(fromImages.roundsCompleted, 1);
-    assert.ok(fromImages.accuracy >= 0 && fromImages.accuracy <= 1);
+    assert.ok(fromImages.accuracy >= 0);
+    assert.ok(fromImages.accuracy <= 1);
     const [round] = server.metrics();
     assert.equal(round.completed, 3);
     assert.equal(round.examples, 64 + 20 + fromServer.examples,

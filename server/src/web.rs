@@ -146,7 +146,7 @@ fn read(path: &Path) -> Result<Bytes, WebError> {
 
 fn gzip(body: &[u8]) -> Bytes {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
-    // Writing to a Vec cannot fail.
+    // Writing to a Vec only fails on allocation failure, which aborts.
     let _ = encoder.write_all(body);
     encoder.finish().map(Bytes::from).unwrap_or_default()
 }

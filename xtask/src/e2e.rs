@@ -1,7 +1,8 @@
 //! Browser tests: installs what they need when it is missing (Debian's
 //! Chromium with apt, `playwright-core` with npm from `e2e/package-lock.json`)
 //! and runs `e2e/tests/` with Node's test runner against the built client
-//! and a debug `starling` binary.
+//! and the debug `starling` binary that `cargo test --workspace` builds for
+//! the CLI tests.
 
 use std::path::Path;
 
@@ -21,12 +22,15 @@ pub fn run(web_dir: &Path) -> anyhow::Result<()> {
     if !e2e.join("node_modules").join("playwright-core").is_dir() {
         cmd::run_in(&e2e, "npm", &["ci", "--no-audit", "--no-fund"])?;
     }
-    let cargo = cmd::cargo();
-    cmd::run(&cargo, &["build", "--package", "starling"])?;
     let binary = root
         .join("target")
         .join("debug")
         .join(format!("starling{}", std::env::consts::EXE_SUFFIX));
+    if !binary.is_file() {
+        // `cargo build -p starling` alone unifies features differently from
+        // the workspace test build, so it is only the fallback.
+        cmd::run(&cmd::cargo(), &["build", "--package", "starling"])?;
+    }
     let artifacts = root.join("target").join("e2e-artifacts");
     let env = [
         ("STARLING_BIN", path_text(&binary)),

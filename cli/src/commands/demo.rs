@@ -35,7 +35,7 @@ pub struct DemoArgs {
     pub run: RunArgs,
 }
 
-/// Seconds round 1 waits for browser tabs unless --lobby says otherwise.
+/// Seconds round 1 waits for browser tabs unless --lobby sets another value.
 const BROWSER_LOBBY_SECS: f64 = 30.0;
 
 /// The demo's defaults: MLP on IID partitions, every client in every

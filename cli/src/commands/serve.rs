@@ -24,7 +24,8 @@ pub struct ServeArgs {
     pub run: RunArgs,
 }
 
-/// Where `cargo xtask build-web` puts the browser client in this checkout.
+/// Returns the folder where `cargo xtask build-web` puts the browser client
+/// in this checkout.
 pub fn default_web_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")

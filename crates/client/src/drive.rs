@@ -42,8 +42,8 @@ pub enum SessionEnd {
     Disconnected(String),
 }
 
-/// What a server message meant for the session, reported to the observer
-/// of [`drive_observed`] after the session has handled it.
+/// Summary of a server message, passed to the observer of
+/// [`drive_observed`] after the session has handled the message.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Notice {
     /// The server welcomed the client into a run.

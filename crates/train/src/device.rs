@@ -47,12 +47,12 @@ impl ComputeDevice {
         self.name
     }
 
-    /// The device without autodiff, for evaluation.
+    /// Returns the device without autodiff, for evaluation.
     pub fn inference(&self) -> Device {
         self.device.clone()
     }
 
-    /// The device with autodiff, for training.
+    /// Returns the device with autodiff, for training.
     pub fn training(&self) -> Device {
         self.device.clone().autodiff()
     }

@@ -81,7 +81,7 @@ pub(crate) fn index_tensor(indices: &[usize], device: &Device) -> Tensor<1, Int>
 /// Reads a tensor's values back to the host as `E`.
 ///
 /// The read-back is async because a WebGPU device in a browser can only
-/// hand results back through the event loop; a CPU device is ready at once.
+/// hand results back through the event loop. A CPU device is ready at once.
 pub(crate) async fn read_values<E: Element, const D: usize, K: Basic>(
     tensor: Tensor<D, K>,
     item: &'static str,

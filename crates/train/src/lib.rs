@@ -7,7 +7,7 @@
 //! and uses no async runtime, so native clients, the simulator and the
 //! wasm32 browser client can all call it. Training and evaluation are async
 //! at heart ([`train_local_on`], [`evaluate_on`]) because a WebGPU device
-//! returns results only through the browser's event loop; the blocking
+//! returns results only through the browser's event loop. The blocking
 //! [`train_local`] and [`evaluate`] run them on the CPU backend.
 
 mod block;
