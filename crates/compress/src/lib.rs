@@ -1,0 +1,29 @@
+//! Update compression shared by every client and the server: stochastic
+//! quantization with a per-chunk scale, top-k sparsification with compact
+//! indices, and error feedback. Every function is pure (no I/O, no async),
+//! so it compiles for native targets and wasm32 alike.
+//!
+//! Decoders take untrusted bytes and return [`CompressError`] on anything
+//! malformed; they never panic.
+
+mod error;
+mod feedback;
+mod quantize;
+mod sparse;
+mod varint;
+
+pub use error::CompressError;
+pub use feedback::ErrorFeedback;
+pub use quantize::{Quantizer, dequantize};
+pub use sparse::{SparseVector, top_k};
+
+/// Checks that every value is finite, naming the first that is not.
+pub fn check_finite(values: &[f32]) -> Result<(), CompressError> {
+    match values.iter().position(|value| !value.is_finite()) {
+        Some(index) => Err(CompressError::NonFinite {
+            index,
+            value: values[index],
+        }),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,105 @@
+//! LEB128 variable-length unsigned integers and a bounds-checked reader.
+
+use crate::CompressError;
+
+/// Appends `value` as LEB128: 7 bits per byte, low bits first.
+pub(crate) fn write_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8 & 0x7f) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Reads fields from untrusted bytes, failing instead of panicking.
+pub(crate) struct Reader<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes, offset: 0 }
+    }
+
+    pub(crate) fn take(&mut self, len: usize) -> Result<&'a [u8], CompressError> {
+        let available = self.bytes.len() - self.offset;
+        if len > available {
+            return Err(CompressError::Truncated {
+                offset: self.offset,
+                needed: len,
+                available,
+            });
+        }
+        let slice = &self.bytes[self.offset..self.offset + len];
+        self.offset += len;
+        Ok(slice)
+    }
+
+    pub(crate) fn u8(&mut self) -> Result<u8, CompressError> {
+        Ok(self.take(1)?[0])
+    }
+
+    pub(crate) fn f32(&mut self) -> Result<f32, CompressError> {
+        let bytes = self.take(4)?;
+        Ok(f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    }
+
+    pub(crate) fn varint(&mut self) -> Result<u64, CompressError> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.u8()?;
+            let bits = u64::from(byte & 0x7f);
+            if shift == 63 && bits > 1 {
+                break;
+            }
+            value |= bits << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(CompressError::InvalidHeader {
+            field: "varint (longer than 64 bits)",
+            value: u64::MAX,
+        })
+    }
+
+    /// Fails when bytes remain.
+    pub(crate) fn finish(self) -> Result<(), CompressError> {
+        match self.bytes.len() - self.offset {
+            0 => Ok(()),
+            extra => Err(CompressError::Trailing(extra)),
+        }
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.bytes.len() - self.offset
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_round_trip() {
+        for value in [0, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX] {
+            let mut out = Vec::new();
+            write_varint(&mut out, value);
+            let mut reader = Reader::new(&out);
+            assert_eq!(reader.varint().unwrap(), value);
+            reader.finish().unwrap();
+        }
+    }
+
+    #[test]
+    fn overlong_varint_is_rejected() {
+        let bytes = [0xff; 11];
+        assert!(Reader::new(&bytes).varint().is_err());
+        let truncated = [0x80, 0x80];
+        assert!(matches!(
+            Reader::new(&truncated).varint(),
+            Err(CompressError::Truncated { .. })
+        ));
+    }
+}
