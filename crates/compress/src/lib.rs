@@ -1,20 +1,25 @@
 //! Update compression shared by every client and the server: stochastic
-//! quantization with a per-chunk scale, top-k sparsification with compact
-//! indices, and error feedback. Every function is pure (no I/O, no async),
+//! quantization with a per-chunk scale, QSGD, 1-bit signs, top-k
+//! sparsification with compact indices, and error feedback. Every function is pure (no I/O, no async),
 //! so it compiles for native targets and wasm32 alike.
 //!
 //! Decoders take untrusted bytes and return [`CompressError`] on anything
 //! malformed; they never panic.
 
+mod bits;
 mod error;
 mod feedback;
+mod qsgd;
 mod quantize;
+mod sign;
 mod sparse;
 mod varint;
 
 pub use error::CompressError;
 pub use feedback::ErrorFeedback;
+pub use qsgd::{Qsgd, qsgd_decode};
 pub use quantize::{Quantizer, dequantize};
+pub use sign::{sign_decode, sign_encode};
 pub use sparse::{SparseVector, top_k};
 
 /// Checks that every value is finite, naming the first that is not.
