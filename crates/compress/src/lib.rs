@@ -1,6 +1,6 @@
 //! Update compression shared by every client and the server: stochastic
-//! quantization with a per-chunk scale, QSGD, 1-bit signs, top-k
-//! sparsification with compact indices, and error feedback. Every function is pure (no I/O, no async),
+//! quantization with a per-chunk scale, QSGD, 1-bit signs, top-k and
+//! rand-k sparsification, and error feedback. Every function is pure (no I/O, no async),
 //! so it compiles for native targets and wasm32 alike.
 //!
 //! Decoders take untrusted bytes and return [`CompressError`] on anything
@@ -11,6 +11,7 @@ mod error;
 mod feedback;
 mod qsgd;
 mod quantize;
+mod randk;
 mod sign;
 mod sparse;
 mod varint;
@@ -19,6 +20,7 @@ pub use error::CompressError;
 pub use feedback::ErrorFeedback;
 pub use qsgd::{Qsgd, qsgd_decode};
 pub use quantize::{Quantizer, dequantize};
+pub use randk::{rand_k_decode, rand_k_encode, rand_k_positions};
 pub use sign::{sign_decode, sign_encode};
 pub use sparse::{SparseVector, top_k};
 

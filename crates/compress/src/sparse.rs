@@ -57,6 +57,16 @@ pub fn top_k(values: &[f32], k: usize) -> Result<SparseVector, CompressError> {
 }
 
 impl SparseVector {
+    /// Builds a vector from positions (increasing, below `len`) and their
+    /// values; the callers in this crate guarantee both.
+    pub(crate) fn from_parts(len: usize, indices: Vec<u32>, values: Vec<f32>) -> Self {
+        Self {
+            len,
+            indices,
+            values,
+        }
+    }
+
     /// Length of the dense vector.
     pub fn len(&self) -> usize {
         self.len
