@@ -22,6 +22,24 @@ pub struct ByteCounters {
     pub received: Cell<u64>,
 }
 
+/// Why a connection could not be opened.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// The URL is not a WebSocket URL the browser accepts, so retrying
+    /// cannot help.
+    InvalidUrl(String),
+    /// The server could not be reached or closed the connection at once.
+    Unreachable(String),
+}
+
+/// Returns the message of a JavaScript error, or the value as text.
+pub fn js_error_text(error: &wasm_bindgen::JsValue) -> String {
+    if let Some(error) = error.dyn_ref::<js_sys::Error>() {
+        return String::from(error.message());
+    }
+    error.as_string().unwrap_or_else(|| format!("{error:?}"))
+}
+
 /// Event forwarded by the socket's handlers.
 enum Inbound {
     Open,
@@ -43,8 +61,9 @@ pub struct BrowserSocket {
 
 impl BrowserSocket {
     /// Opens a WebSocket to `url` and waits until it is open.
-    pub async fn connect(url: &str, counters: Rc<ByteCounters>) -> Result<Self, String> {
-        let socket = WebSocket::new(url).map_err(|error| format!("{error:?}"))?;
+    pub async fn connect(url: &str, counters: Rc<ByteCounters>) -> Result<Self, ConnectError> {
+        let socket =
+            WebSocket::new(url).map_err(|error| ConnectError::InvalidUrl(js_error_text(&error)))?;
         socket.set_binary_type(BinaryType::Arraybuffer);
         let (sender, inbox) = unbounded();
 
@@ -80,10 +99,10 @@ impl BrowserSocket {
         // error event, followed by a close event with code 1006.
         match this.inbox.next().await {
             Some(Inbound::Open) => Ok(this),
-            Some(Inbound::Closed { code, .. }) => {
-                Err(format!("connection closed with code {code}"))
-            }
-            _ => Err("connection failed".to_owned()),
+            Some(Inbound::Closed { code, .. }) => Err(ConnectError::Unreachable(format!(
+                "connection closed with code {code}"
+            ))),
+            _ => Err(ConnectError::Unreachable("connection failed".to_owned())),
         }
     }
 }
@@ -106,7 +125,7 @@ impl Transport for BrowserSocket {
         }
         self.socket
             .send_with_u8_array(&frame)
-            .map_err(|error| TransportError(format!("send failed: {error:?}")))?;
+            .map_err(|error| TransportError(format!("send failed: {}", js_error_text(&error))))?;
         self.counters
             .sent
             .set(self.counters.sent.get() + frame.len() as u64);

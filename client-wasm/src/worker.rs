@@ -9,7 +9,7 @@ use starling_client::{
     ClientError, DataSource, Notice, Session, SessionEnd, drive_observed, update_message,
 };
 use starling_data::Dataset;
-use starling_proto::{ClientMessage, ParamSet, RoundTask};
+use starling_proto::{ClientMessage, FinishReason, ParamSet, RoundTask};
 use starling_train::{ComputeDevice, evaluate_on, train_local_on};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -17,7 +17,7 @@ use web_sys::DedicatedWorkerGlobalScope;
 
 use crate::options::{BackendChoice, WorkerOptions, retry_delay_ms};
 use crate::own_data::own_dataset;
-use crate::socket::{BrowserSocket, ByteCounters};
+use crate::socket::{BrowserSocket, ByteCounters, ConnectError};
 use crate::status::{State, Status};
 use crate::timer::{now_ms, sleep_ms};
 
@@ -143,10 +143,22 @@ async fn run_session(
         reporter.update(|status| {
             status.state = State::Connecting;
             status.retry_attempt = attempt;
+            status.message = if attempt > 0 {
+                format!("Connecting to {url} (attempt {})…", attempt + 1)
+            } else {
+                String::new()
+            };
         });
         let mut socket = match BrowserSocket::connect(url, Rc::clone(counters)).await {
             Ok(socket) => socket,
-            Err(error) => {
+            Err(ConnectError::InvalidUrl(error)) => {
+                reporter.stop(
+                    State::Failed,
+                    format!("The server URL {url} is invalid: {error}"),
+                );
+                return;
+            }
+            Err(ConnectError::Unreachable(error)) => {
                 attempt += 1;
                 let delay = retry_delay_ms(attempt, js_sys::Math::random());
                 reporter.update(|status| {
@@ -173,7 +185,7 @@ async fn run_session(
                 reporter.update(|status| {
                     status.state = State::Finished;
                     status.final_accuracy = accuracy;
-                    status.message = format!("The run ended after {rounds} rounds: {reason}.");
+                    status.message = finish_message(&reason, rounds);
                 });
                 return;
             }
@@ -215,6 +227,22 @@ async fn run_session(
                 return;
             }
         }
+    }
+}
+
+/// Returns the sentence the page shows when the run ends.
+fn finish_message(reason: &FinishReason, rounds: u32) -> String {
+    let rounds_text = match rounds {
+        1 => "1 round".to_owned(),
+        n => format!("{n} rounds"),
+    };
+    match reason {
+        FinishReason::RoundsCompleted => format!("The run completed all {rounds_text}."),
+        FinishReason::TargetAccuracy => {
+            format!("The run reached its target accuracy after {rounds_text}.")
+        }
+        FinishReason::Stopped => format!("The server stopped the run after {rounds_text}."),
+        FinishReason::Failed(cause) => format!("The run failed after {rounds_text}: {cause}"),
     }
 }
 

@@ -4,8 +4,8 @@
 //
 // URL options: server=ws://host:port/ws (default: this page's server),
 // client=<id> (default: a random id kept for this tab across reloads),
-// backend=auto|cpu|webgpu (default auto), hold_ms=<n> (wait before each
-// upload, to act as a slow device).
+// backend=auto|cpu|webgpu (default auto), hold_ms=<n> (wait n ms, up to an
+// hour, before each upload, to act as a slow device).
 
 const params = new URLSearchParams(location.search);
 const ID_KEY = 'starling-client-id';
@@ -92,7 +92,7 @@ function render(status) {
   document.body.dataset.state = status.state;
   el('state').textContent = STATE_TEXT[status.state] ?? status.state;
   el('message').textContent = status.message || backendNote;
-  el('client-id').textContent = status.clientId ?? '–';
+  el('client-id').textContent = status.clientId ?? options?.clientId ?? '–';
   el('run-id').textContent = status.runId ?? '–';
   el('backend').textContent = status.backend ?? '–';
   el('device').textContent = status.device ?? '–';
@@ -104,23 +104,48 @@ function render(status) {
   el('train-time').textContent = status.trainMs == null ? '–' : `${Math.round(status.trainMs)} ms`;
   el('bytes-sent').textContent = formatBytes(status.bytesSent ?? 0);
   el('bytes-received').textContent = formatBytes(status.bytesReceived ?? 0);
+  el('global-accuracy').textContent = status.finalAccuracy == null
+    ? 'when the run ends'
+    : `${(status.finalAccuracy * 100).toFixed(1)}%`;
 }
 
 let worker = null;
 let options = null;
+// The data the running worker trains on (null: the server's partition) and
+// the note that describes it.
+let current = { data: null, note: '' };
 
-function startWorker(data) {
+// Starts a worker on `data`. With `candidate`, the data is new: once the
+// worker accepts it the note becomes `note`, and if the worker rejects it
+// the tab goes back to the data it trained on before.
+function startWorker(data, candidate = null) {
   if (worker) worker.terminate();
   worker = new Worker('worker.js', { type: 'module' });
-  worker.onmessage = ({ data: json }) => render(JSON.parse(json));
+  let first = true;
+  worker.onmessage = ({ data: json }) => {
+    const status = JSON.parse(json);
+    if (first && candidate) {
+      first = false;
+      if (status.state === 'failed') {
+        el('data-note').textContent = `${status.message.replace(/\.?$/, '.')} Still training on the previous data.`;
+        startWorker(current.data);
+        return;
+      }
+      current = { data, note: candidate.note };
+      el('data-note').textContent = candidate.note;
+    }
+    first = false;
+    render(status);
+  };
   worker.onerror = (event) => render({
     ...(window.starlingStatus ?? {}),
     state: 'failed',
     message: `The client worker failed: ${event.message}`,
   });
+  // Buffers are copied, not transferred, so the data can be sent again to
+  // a later worker.
   const message = { options, dataKind: data?.kind ?? '', images: data?.images, labels: data?.labels };
-  const transfer = data ? [data.images.buffer, data.labels.buffer] : [];
-  worker.postMessage(message, transfer);
+  worker.postMessage(message);
 }
 
 // ---- the user's own data ----
@@ -147,7 +172,13 @@ async function decodeImages(files) {
       skipped += 1;
       continue;
     }
-    const bitmap = await createImageBitmap(file);
+    let bitmap;
+    try {
+      bitmap = await createImageBitmap(file);
+    } catch {
+      skipped += 1;
+      continue;
+    }
     context.fillStyle = 'black';
     context.fillRect(0, 0, side, side);
     context.drawImage(bitmap, 0, 0, side, side);
@@ -174,23 +205,30 @@ async function loadOwnData(fileList) {
   const imagesFile = files.find((f) => /idx3|images/i.test(f.name) && !/\.(png|jpe?g|gif|bmp|webp)$/i.test(f.name));
   const labelsFile = files.find((f) => /idx1|labels/i.test(f.name));
   let data;
+  let noteText;
   if (imagesFile && labelsFile) {
     data = {
       kind: 'idx',
       images: new Uint8Array(await imagesFile.arrayBuffer()),
       labels: new Uint8Array(await labelsFile.arrayBuffer()),
     };
-    note.textContent = `Training on ${imagesFile.name} and ${labelsFile.name}.`;
+    noteText = `Training on ${imagesFile.name} and ${labelsFile.name}.`;
+  } else if (imagesFile || labelsFile) {
+    const missing = imagesFile ? 'labels (idx1)' : 'images (idx3)';
+    note.textContent = `The ${missing} file of the IDX pair is missing: pick both files together.`;
+    return;
   } else {
+    note.textContent = 'Reading your images…';
     data = await decodeImages(files);
     if (data.labels.length === 0) {
       note.textContent = 'No usable files: pick an IDX images/labels pair or digit images named by their label.';
       return;
     }
-    const skipped = data.skipped ? ` (${data.skipped} files skipped: no digit label in the name)` : '';
-    note.textContent = `Training on ${data.labels.length} of your images${skipped}.`;
+    const skipped = data.skipped ? ` (${data.skipped} files skipped: not an image, or no digit label in the name)` : '';
+    noteText = `Training on ${data.labels.length} of your images${skipped}.`;
   }
-  startWorker(data);
+  note.textContent = 'Checking your files…';
+  startWorker(data, { note: noteText });
 }
 
 function wireOwnData() {
@@ -224,18 +262,37 @@ function wireOwnData() {
   });
 }
 
+const BACKENDS = ['auto', 'cpu', 'webgpu'];
+const MAX_HOLD_MS = 3_600_000;
+
+// Reads hold_ms: a whole number of milliseconds up to an hour, else 0.
+function holdMs(warnings) {
+  const text = params.get('hold_ms');
+  if (text === null) return 0;
+  const value = Number(text);
+  if (Number.isInteger(value) && value >= 0 && value <= MAX_HOLD_MS) return value;
+  warnings.push(`hold_ms=${text} is not a whole number of milliseconds from 0 to ${MAX_HOLD_MS}; using 0.`);
+  return 0;
+}
+
 async function main() {
+  const warnings = [];
+  let requested = params.get('backend') ?? 'auto';
+  if (!BACKENDS.includes(requested)) {
+    warnings.push(`Unknown backend=${requested}; use auto, cpu or webgpu. Using auto.`);
+    requested = 'auto';
+  }
   const probe = await probeWebGpu();
-  const choice = chooseBackend(params.get('backend') ?? 'auto', probe);
-  backendNote = choice.note;
+  const choice = chooseBackend(requested, probe);
   options = {
     serverUrl: params.get('server') ?? defaultServerUrl(),
     clientId: tabClientId(),
     backend: choice.backend,
     device: choice.device,
-    holdMs: Number(params.get('hold_ms') ?? 0),
+    holdMs: holdMs(warnings),
   };
-  window.starlingBackendChoice = { ...choice, probe };
+  backendNote = [...warnings, choice.note].join(' ');
+  window.starlingBackendChoice = { ...choice, probe, warnings };
   el('client-id').textContent = options.clientId;
   el('message').textContent = backendNote;
   wireOwnData();

@@ -215,6 +215,18 @@ round_timeout_secs = 60.0
     // It keeps retrying with a growing delay.
     await waitForStatus(unreachable, () => window.starlingStatus?.retryAttempt >= 2);
 
+    const invalid = await strictPage(browser);
+    pages.push(invalid);
+    await invalid.goto(`${server.url}?server=${encodeURIComponent('ws://[::1')}&hold_ms=-5&backend=gpu`);
+    const broken = await waitForStatus(invalid, () => window.starlingStatus?.state === 'failed');
+    assert.match(broken.message, /^The server URL ws:\/\/\[::1 is invalid: /);
+    assert.doesNotMatch(broken.message, /JsValue|\n/);
+    assert.match(await invalid.getByTestId('message').textContent(), /is invalid/);
+    const { warnings } = await invalid.evaluate(() => window.starlingBackendChoice);
+    assert.equal(warnings.length, 2, warnings.join(' | '));
+    assert.match(warnings[0], /Unknown backend=gpu; use auto, cpu or webgpu/);
+    assert.match(warnings[1], /hold_ms=-5 is not a whole number of milliseconds/);
+
     const rejected = await strictPage(browser);
     pages.push(rejected);
     await rejected.goto(`${server.url}?client=${'x'.repeat(65)}`);

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use flate2::Compression;
@@ -41,7 +41,10 @@ struct Asset {
     body: Bytes,
     gzip: Option<Bytes>,
     content_type: &'static str,
+    /// Entity tag of the plain body.
     etag: HeaderValue,
+    /// Entity tag of the gzip body, which is another representation.
+    gzip_etag: HeaderValue,
 }
 
 /// The browser client's files by URL path (`index.html`, `pkg/x.wasm`).
@@ -90,7 +93,8 @@ impl WebAssets {
             } else {
                 None
             };
-            let etag = etag_of(&body);
+            let etag = etag_of(&body, "");
+            let gzip_etag = etag_of(&body, "-gz");
             assets.files.insert(
                 key,
                 Asset {
@@ -98,6 +102,7 @@ impl WebAssets {
                     gzip,
                     content_type,
                     etag,
+                    gzip_etag,
                 },
             );
         }
@@ -151,11 +156,25 @@ fn gzip(body: &[u8]) -> Bytes {
     encoder.finish().map(Bytes::from).unwrap_or_default()
 }
 
-fn etag_of(body: &[u8]) -> HeaderValue {
+/// Returns a strong entity tag for `body`, with `suffix` marking the
+/// encoding.
+fn etag_of(body: &[u8], suffix: &str) -> HeaderValue {
     let mut hasher = DefaultHasher::new();
     body.hash(&mut hasher);
-    let tag = format!("\"{:016x}-{:x}\"", hasher.finish(), body.len());
+    let tag = format!("\"{:016x}-{:x}{suffix}\"", hasher.finish(), body.len());
     HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+/// True when `If-None-Match` lists `*` or one of `tags`, compared weakly
+/// (a `W/` prefix is ignored) as RFC 9110 asks for this header.
+fn none_match(headers: &HeaderMap, tags: &[&HeaderValue]) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == "*" || tags.iter().any(|known| known.as_bytes() == tag.as_bytes()))
 }
 
 fn content_type(path: &str) -> &'static str {
@@ -196,9 +215,18 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 
 async fn serve_asset(
     State(assets): State<Arc<WebAssets>>,
+    method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "GET, HEAD")],
+            format!("method {method} is not allowed on web files; use GET or HEAD\n"),
+        )
+            .into_response();
+    }
     let path = uri.path().trim_start_matches('/');
     let key = if path.is_empty() || path.ends_with('/') {
         format!("{path}index.html")
@@ -213,31 +241,32 @@ async fn serve_asset(
             )
                 .into_response();
         }
-        return (StatusCode::NOT_FOUND, format!("not found: /{path}\n")).into_response();
+        let shown: String = path.chars().take(100).collect();
+        return (StatusCode::NOT_FOUND, format!("not found: /{shown}\n")).into_response();
     };
-    let mut response = if headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|tag| tag == asset.etag)
-    {
-        StatusCode::NOT_MODIFIED.into_response()
+    let gzip = asset.gzip.as_ref().filter(|_| accepts_gzip(&headers));
+    let etag = if gzip.is_some() {
+        &asset.gzip_etag
     } else {
-        match (&asset.gzip, accepts_gzip(&headers)) {
-            (Some(gzip), true) => {
-                let mut response = Response::new(Body::from(gzip.clone()));
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-                response
-            }
-            _ => Response::new(Body::from(asset.body.clone())),
-        }
+        &asset.etag
+    };
+    let mut response = if none_match(&headers, &[&asset.etag, &asset.gzip_etag]) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else if let Some(gzip) = gzip {
+        let mut response = Response::new(Body::from(gzip.clone()));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        response
+    } else {
+        Response::new(Body::from(asset.body.clone()))
     };
     let response_headers = response.headers_mut();
     response_headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(asset.content_type),
     );
-    response_headers.insert(header::ETAG, asset.etag.clone());
+    response_headers.insert(header::ETAG, etag.clone());
     // Names stay the same across builds, so the browser revalidates every
     // time and gets a 304 while the file is unchanged.
     response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -283,9 +312,32 @@ mod tests {
     }
 
     #[test]
-    fn etag_changes_with_content() {
-        assert_eq!(etag_of(b"abc"), etag_of(b"abc"));
-        assert_ne!(etag_of(b"abc"), etag_of(b"abd"));
+    fn etag_changes_with_content_and_encoding() {
+        assert_eq!(etag_of(b"abc", ""), etag_of(b"abc", ""));
+        assert_ne!(etag_of(b"abc", ""), etag_of(b"abd", ""));
+        assert_ne!(etag_of(b"abc", ""), etag_of(b"abc", "-gz"));
+    }
+
+    #[test]
+    fn if_none_match_accepts_lists_weak_tags_and_star() {
+        let tag = etag_of(b"abc", "");
+        let text = tag.to_str().unwrap().to_owned();
+        for header_value in [
+            text.clone(),
+            format!("W/{text}"),
+            format!("\"other\", {text}"),
+            "*".to_owned(),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::IF_NONE_MATCH,
+                HeaderValue::from_str(&header_value).unwrap(),
+            );
+            assert!(none_match(&headers, &[&tag]), "{header_value}");
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"other\""));
+        assert!(!none_match(&headers, &[&tag]));
     }
 
     #[test]

@@ -135,6 +135,40 @@ async fn wasm_is_gzipped_only_when_accepted() {
 }
 
 #[tokio::test]
+async fn only_get_and_head_are_allowed() {
+    let (dir, _) = client_folder();
+    let addr = serve(WebAssets::load(dir.path()).expect("load")).await;
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request =
+        format!("DELETE /index.html HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read");
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 405"), "{text}");
+    assert!(text.to_lowercase().contains("allow: get, head"), "{text}");
+}
+
+#[tokio::test]
+async fn gzip_body_has_its_own_etag() {
+    let (dir, _) = client_folder();
+    let addr = serve(WebAssets::load(dir.path()).expect("load")).await;
+    let plain = get(addr, "/pkg/client_bg.wasm", &[]).await;
+    let zipped = get(addr, "/pkg/client_bg.wasm", &[("Accept-Encoding", "gzip")]).await;
+    let plain_tag = plain.header("etag").expect("etag").to_owned();
+    let zipped_tag = zipped.header("etag").expect("etag").to_owned();
+    assert_ne!(plain_tag, zipped_tag);
+    let weak = format!("W/{zipped_tag}");
+    let revalidated = get(
+        addr,
+        "/pkg/client_bg.wasm",
+        &[("Accept-Encoding", "gzip"), ("If-None-Match", &weak)],
+    )
+    .await;
+    assert_eq!(revalidated.status, 304);
+}
+
+#[tokio::test]
 async fn unknown_path_is_404() {
     let (dir, _) = client_folder();
     let addr = serve(WebAssets::load(dir.path()).expect("load")).await;

@@ -12,7 +12,7 @@ use starling_server::RunConfig;
 
 use crate::args::RunArgs;
 use crate::commands::edge::default_parallelism;
-use crate::commands::serve::{default_web_dir, serve_run};
+use crate::commands::serve::{serve_run, web_dir};
 use crate::{logging, report};
 
 /// Options of `starling demo`.
@@ -28,12 +28,17 @@ pub struct DemoArgs {
     /// before round 1; tabs may also join later rounds.
     #[arg(long, default_value_t = 1)]
     pub browser_clients: usize,
-    /// Folder with the built browser client (`cargo xtask build-web`).
-    #[arg(long, value_name = "DIR", default_value_os_t = default_web_dir())]
-    pub web_dir: PathBuf,
+    /// Folder with the built browser client (`cargo xtask build-web`)
+    /// [default: target/web/client of the checkout the binary was built in].
+    #[arg(long, value_name = "DIR")]
+    pub web_dir: Option<PathBuf>,
     #[command(flatten)]
     pub run: RunArgs,
 }
+
+/// Seconds a demo round waits for its updates unless --round-timeout sets
+/// another value.
+const DEMO_ROUND_TIMEOUT_SECS: f64 = 30.0;
 
 /// Seconds round 1 waits for browser tabs unless --lobby sets another value.
 const BROWSER_LOBBY_SECS: f64 = 30.0;
@@ -53,6 +58,9 @@ fn demo_config(edge_clients: usize, browser_clients: usize) -> RunConfig {
         } else {
             0.0
         },
+        // A closed tab holds its round until the deadline, so the demo keeps
+        // it short; edge clients need about a second per round.
+        round_timeout_secs: DEMO_ROUND_TIMEOUT_SECS,
         ..RunConfig::default()
     };
     config.train.model = ModelKind::Mlp;
@@ -66,12 +74,13 @@ fn demo_config(edge_clients: usize, browser_clients: usize) -> RunConfig {
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     logging::init("warn");
     let clients = args.edge_clients.max(1);
-    let web_built = args.web_dir.join("index.html").is_file();
+    let web_dir = web_dir(args.web_dir.as_deref())?;
+    let web_built = web_dir.join("index.html").is_file();
     let browsers = if web_built { args.browser_clients } else { 0 };
     let config = args.run.resolve(demo_config(clients, browsers))?;
     let lobby = config.lobby_secs;
     let mut edge_task = None;
-    let (summary, run_dir) = serve_run(config, args.bind, &args.web_dir, |ready| {
+    let (summary, run_dir) = serve_run(config, args.bind, &web_dir, |ready| {
         let url = format!("ws://{}/ws", ready.address);
         println!("Starling demo: run {}", ready.run.run_id());
         if ready.browser_client {

@@ -17,15 +17,16 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
-    /// Folder with the built browser client (`cargo xtask build-web`).
-    #[arg(long, value_name = "DIR", default_value_os_t = default_web_dir())]
-    pub web_dir: PathBuf,
+    /// Folder with the built browser client (`cargo xtask build-web`)
+    /// [default: target/web/client of the checkout the binary was built in].
+    #[arg(long, value_name = "DIR")]
+    pub web_dir: Option<PathBuf>,
     #[command(flatten)]
     pub run: RunArgs,
 }
 
 /// Returns the folder where `cargo xtask build-web` puts the browser client
-/// in this checkout.
+/// in the checkout this binary was built in.
 pub fn default_web_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
@@ -34,11 +35,25 @@ pub fn default_web_dir() -> PathBuf {
         .join("client")
 }
 
+/// Resolves `--web-dir`: a folder given on the command line must exist,
+/// while the default may be missing (the server then serves no client).
+pub fn web_dir(arg: Option<&Path>) -> anyhow::Result<PathBuf> {
+    match arg {
+        Some(dir) if !dir.is_dir() => anyhow::bail!(
+            "--web-dir {}: folder not found; build the browser client with `cargo xtask build-web`",
+            dir.display()
+        ),
+        Some(dir) => Ok(dir.to_path_buf()),
+        None => Ok(default_web_dir()),
+    }
+}
+
 /// Runs the coordinator until the run ends or Ctrl-C.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     logging::init("info");
     let config = args.run.resolve(RunConfig::default())?;
-    let (summary, run_dir) = serve_run(config, args.bind, &args.web_dir, |ready| {
+    let web_dir = web_dir(args.web_dir.as_deref())?;
+    let (summary, run_dir) = serve_run(config, args.bind, &web_dir, |ready| {
         println!(
             "listening on http://{}/ (clients connect to ws://{}/ws)",
             ready.address, ready.address
