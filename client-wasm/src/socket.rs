@@ -22,7 +22,7 @@ pub struct ByteCounters {
     pub received: Cell<u64>,
 }
 
-/// Why a connection could not be opened.
+/// Reason a connection could not be opened.
 #[derive(Debug)]
 pub enum ConnectError {
     /// The URL is not a WebSocket URL the browser accepts, so retrying

@@ -54,9 +54,9 @@ impl Reporter {
 /// Runs the browser client until the run ends or the client must stop.
 ///
 /// `options` is the page's JSON ([`WorkerOptions`]). With an empty
-/// `data_kind` the client trains on the partition the server assigns;
-/// otherwise `images` and `labels` hold the user's own examples (see
-/// [`own_dataset`]). Progress goes to the page as status messages; the
+/// `data_kind` the client trains on the partition the server assigns.
+/// Otherwise `images` and `labels` are the user's own examples (see
+/// [`own_dataset`]). Progress goes to the page as status messages, and the
 /// returned promise rejects only when the options are unusable.
 #[wasm_bindgen]
 pub async fn run_worker(

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import {
@@ -234,6 +234,11 @@ round_timeout_secs = 60.0
     assert.match(refused.message, /The server rejected this client: client id must be 1 to 64 characters, got 65/);
     assert.equal(await rejected.getByTestId('state').textContent(), 'Rejected by the server');
     await screenshot(rejected, 'join-page-rejected');
+    // No client joined, so the run is still waiting: the runs API reports
+    // it as running.
+    const runs = await (await fetch(`${server.url}api/runs`)).json();
+    assert.equal(runs[0].run_id, basename(server.runDir));
+    assert.equal(runs[0].status, 'running');
     for (const page of pages) assert.deepEqual(page.problems, []);
   } finally {
     await Promise.all(pages.map((page) => page.context().close()));

@@ -7,7 +7,9 @@
 //! - [`http`]: the axum router bridging WebSockets to links.
 //! - [`outputs`]: the run's files under `runs/<run-id>/`.
 //! - [`web`]: the browser client's files, served next to the WebSocket.
+//! - [`api`]: the JSON API over past and current runs.
 
+pub mod api;
 pub mod config;
 pub mod coordinator;
 pub mod http;

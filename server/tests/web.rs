@@ -1,79 +1,15 @@
 //! The browser client's files over real HTTP on 127.0.0.1: MIME types,
 //! gzip, ETag revalidation and the page shown when nothing is built.
 
+mod http;
+
 use std::io::Read;
-use std::time::Duration;
 
 use flate2::read::GzDecoder;
+use http::{get, serve};
 use starling_server::web::WebAssets;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-/// A status code, lower-cased headers and the body of one response.
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    }
-}
-
-async fn serve(assets: WebAssets) -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("local address");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, assets.router()).await;
-    });
-    addr
-}
-
-/// Sends one HTTP/1.1 GET with `headers` and reads the whole response.
-async fn get(addr: std::net::SocketAddr, path: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .expect("write request");
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
-        .await
-        .expect("response within 10 s")
-        .expect("read response");
-    let split = raw
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .expect("end of headers");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|code| code.parse().ok())
-        .expect("status line");
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(key, value)| (key.trim().to_lowercase(), value.trim().to_owned()))
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: raw[split + 4..].to_vec(),
-    }
-}
+use tokio::net::TcpStream;
 
 fn client_folder() -> (tempfile::TempDir, Vec<u8>) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -88,7 +24,7 @@ fn client_folder() -> (tempfile::TempDir, Vec<u8>) {
 #[tokio::test]
 async fn index_is_html_with_revalidation_headers() {
     let (dir, _) = client_folder();
-    let addr = serve(WebAssets::load(dir.path()).expect("load")).await;
+    let addr = serve(WebAssets::load(dir.path()).expect("load").router()).await;
     let reply = get(addr, "/", &[]).await;
     assert_eq!(reply.status, 200);
     assert_eq!(
@@ -107,7 +43,7 @@ async fn index_is_html_with_revalidation_headers() {
 #[tokio::test]
 async fn wasm_is_gzipped_only_when_accepted() {
     let (dir, wasm) = client_folder();
-    let addr = serve(WebAssets::load(dir.path()).expect("load")).await;
+    let addr = serve(WebAssets::load(dir.path()).expect("load").router()).await;
 
     let zipped = get(
         addr,
@@ -137,7 +73,7 @@ async fn wasm_is_gzipped_only_when_accepted() {
 #[tokio::test]
 async fn only_get_and_head_are_allowed() {
     let (dir, _) = client_folder();
-    let addr = serve(WebAssets::load(dir.path()).expect("load")).await;
+    let addr = serve(WebAssets::load(dir.path()).expect("load").router()).await;
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     let request =
         format!("DELETE /index.html HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
@@ -152,7 +88,7 @@ async fn only_get_and_head_are_allowed() {
 #[tokio::test]
 async fn gzip_body_has_its_own_etag() {
     let (dir, _) = client_folder();
-    let addr = serve(WebAssets::load(dir.path()).expect("load")).await;
+    let addr = serve(WebAssets::load(dir.path()).expect("load").router()).await;
     let plain = get(addr, "/pkg/client_bg.wasm", &[]).await;
     let zipped = get(addr, "/pkg/client_bg.wasm", &[("Accept-Encoding", "gzip")]).await;
     let plain_tag = plain.header("etag").expect("etag").to_owned();
@@ -171,7 +107,7 @@ async fn gzip_body_has_its_own_etag() {
 #[tokio::test]
 async fn unknown_path_is_404() {
     let (dir, _) = client_folder();
-    let addr = serve(WebAssets::load(dir.path()).expect("load")).await;
+    let addr = serve(WebAssets::load(dir.path()).expect("load").router()).await;
     let reply = get(addr, "/nothing-here.js", &[]).await;
     assert_eq!(reply.status, 404);
     assert!(String::from_utf8_lossy(&reply.body).contains("/nothing-here.js"));
@@ -179,7 +115,7 @@ async fn unknown_path_is_404() {
 
 #[tokio::test]
 async fn unbuilt_client_explains_how_to_build_it() {
-    let addr = serve(WebAssets::empty()).await;
+    let addr = serve(WebAssets::empty().router()).await;
     let reply = get(addr, "/", &[]).await;
     assert_eq!(reply.status, 200);
     let text = String::from_utf8_lossy(&reply.body);

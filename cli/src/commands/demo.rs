@@ -58,8 +58,8 @@ fn demo_config(edge_clients: usize, browser_clients: usize) -> RunConfig {
         } else {
             0.0
         },
-        // A closed tab holds its round until the deadline, so the demo keeps
-        // it short; edge clients need about a second per round.
+        // A closed tab keeps its round open until the deadline, so the demo
+        // keeps the deadline short. Edge clients need about a second a round.
         round_timeout_secs: DEMO_ROUND_TIMEOUT_SECS,
         ..RunConfig::default()
     };

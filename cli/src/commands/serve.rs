@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 use starling_server::web::WebAssets;
-use starling_server::{RunConfig, RunHandle, RunSummary, StopHandle, http, start_run};
+use starling_server::{RunConfig, RunHandle, RunSummary, StopHandle, api, http, start_run};
 
 use crate::args::RunArgs;
 use crate::{logging, report};
@@ -85,6 +85,7 @@ pub async fn serve_run(
 ) -> anyhow::Result<(RunSummary, PathBuf)> {
     let web = WebAssets::load(web_dir)?;
     let browser_client = !web.is_empty();
+    let runs_dir = config.runs_dir.clone();
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("failed to listen on {bind}"))?;
@@ -94,7 +95,8 @@ pub async fn serve_run(
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(starling_server::serve(
         listener,
-        http::router(handle.connector(), web),
+        http::router(handle.connector(), web)
+            .merge(api::router(runs_dir, Some(handle.run_id().to_owned()))),
         async move {
             let _ = http_stopped.await;
         },

@@ -57,6 +57,16 @@ pub enum CompressError {
     /// Sparse indices are not strictly increasing.
     #[error("index {0} repeats or is out of order")]
     UnorderedIndex(u64),
+    /// The message was made by another codec chain than the receiver's.
+    #[error(
+        "message uses codec chain {actual:?} (sparsifier, values) but {expected:?} is configured"
+    )]
+    UnexpectedChain {
+        /// Tags of the configured chain.
+        expected: (u8, u8),
+        /// Tags in the message.
+        actual: (u8, u8),
+    },
     /// A vector of the wrong length was passed in.
     #[error("expected {expected} values, got {actual}")]
     LengthMismatch {

@@ -7,6 +7,7 @@
 //! malformed; they never panic.
 
 mod bits;
+mod chain;
 mod error;
 mod feedback;
 mod qsgd;
@@ -16,6 +17,7 @@ mod sign;
 mod sparse;
 mod varint;
 
+pub use chain::{Chain, Encoded, Sparsifier, ValueCodec};
 pub use error::CompressError;
 pub use feedback::ErrorFeedback;
 pub use qsgd::{Qsgd, qsgd_decode};

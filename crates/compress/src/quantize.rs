@@ -4,7 +4,8 @@
 //! A chunk of values `x` with `m = max |x|` gets the step `s = m / L`, where
 //! `L = 2^(bits-1) - 1` (127, 7 or 1). Each value becomes the integer
 //! `q = floor(x / s)` or `q + 1`, the upper one with probability equal to the
-//! fractional part, so `E[q * s] = x`: the rounding is unbiased. Every
+//! fractional part, so `E[q * s] = x`: the rounding is unbiased (to within
+//! 2^-15 of a step, the resolution of the draws). Every
 //! decoded value is within one step `s` of its input, and one outlier only
 //! widens the step of its own chunk.
 //!
@@ -74,30 +75,46 @@ impl Quantizer {
         }
 
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut packer = Packer::new(self.bits, &mut out);
-        // Random words are drawn a chunk at a time, which is several times
-        // faster than one call per value.
-        let mut words = vec![0u32; self.chunk.min(values.len())];
-        for (chunk, &scale) in values.chunks(self.chunk).zip(&scales) {
-            let words = &mut words[..chunk.len()];
+        // Random words are drawn a chunk at a time, each giving two 16-bit
+        // draws, and codes are packed after the loop, which keeps the loop
+        // free of calls and branches.
+        let mut words = vec![0u32; self.chunk.min(values.len()).div_ceil(2)];
+        let mut codes = vec![levels as u8; values.len()];
+        let code_chunks = codes.chunks_mut(self.chunk);
+        for ((chunk, codes), &scale) in values.chunks(self.chunk).zip(code_chunks).zip(&scales) {
+            if scale == 0.0 {
+                // An all-zero chunk: every code is the zero level.
+                continue;
+            }
+            let words = &mut words[..chunk.len().div_ceil(2)];
             rng.fill(words);
+            let draws = words
+                .iter()
+                .flat_map(|word| [*word & 0xffff, *word >> 16])
+                .map(|half| half as f32 * (1.0 / 65536.0));
             // Multiplying by the inverse is faster than dividing, unless the
             // step is so small that its inverse overflows.
             let inverse = 1.0 / scale;
-            let divide = !inverse.is_finite();
-            for (&value, &word) in chunk.iter().zip(words.iter()) {
-                // The top 24 bits of the word as a uniform draw in [0, 1).
-                let draw = (word >> 8) as f32 * (1.0 / (1u32 << 24) as f32);
-                let level = match (scale > 0.0, divide) {
-                    (false, _) => 0,
-                    (true, false) => round_stochastic(value * inverse, draw, levels),
-                    (true, true) => round_stochastic(value / scale, draw, levels),
-                };
-                // `level + levels` is in 0..=2 * levels, which fits `bits`.
-                packer.push((level + levels) as u8);
+            if inverse.is_finite() {
+                for ((code, &value), draw) in codes.iter_mut().zip(chunk).zip(draws) {
+                    *code = (round_stochastic(value * inverse, draw, levels) + levels) as u8;
+                }
+            } else {
+                for ((code, &value), draw) in codes.iter_mut().zip(chunk).zip(draws) {
+                    *code = (round_stochastic(value / scale, draw, levels) + levels) as u8;
+                }
             }
         }
-        packer.finish();
+        // Each code is in 0..=2 * levels, which fits `bits`.
+        if self.bits == 8 {
+            out.extend_from_slice(&codes);
+        } else {
+            let mut packer = Packer::new(self.bits, &mut out);
+            for code in codes {
+                packer.push(code);
+            }
+            packer.finish();
+        }
         Ok(out)
     }
 }
@@ -120,13 +137,20 @@ fn scale_of(chunk: &[f32], levels: i32) -> f32 {
     }
 }
 
+/// Offset that makes every ratio positive, so that truncation is a floor.
+const SHIFT: f32 = 256.0;
+
 /// Rounds `ratio` down or up with probability given by its fraction, using
 /// the uniform draw `draw` in `[0, 1)`, and clamps to `[-levels, levels]`.
+///
+/// `ratio` is at most `levels + 1` in magnitude. Shifting it by 256 keeps
+/// the fraction to within 2^-15, and draws come in steps of 2^-16, so the
+/// rounding is unbiased to within about 2^-15 of a step.
 fn round_stochastic(ratio: f32, draw: f32, levels: i32) -> i32 {
-    let floor = ratio.floor();
-    let fraction = ratio - floor;
-    let level = floor as i32 + i32::from(draw < fraction);
-    level.clamp(-levels, levels)
+    let shifted = ratio + SHIFT;
+    let floor = shifted as i32;
+    let fraction = shifted - floor as f32;
+    (floor - SHIFT as i32 + i32::from(draw < fraction)).clamp(-levels, levels)
 }
 
 /// Packs codes of `bits` bits into bytes, low bits first.

@@ -18,8 +18,8 @@ use crate::varint::{Reader, write_varint};
 const MAX_LEN: u64 = 1 << 32;
 
 /// Returns the `k` positions (increasing) of a vector of `len` values that
-/// the round seed `seed` selects; every client with the same seed gets the
-/// same positions. `k >= len` selects all of them.
+/// the round seed `seed` selects. Every client with the same seed gets the
+/// same positions, and `k >= len` selects all of them.
 pub fn rand_k_positions(len: usize, k: usize, seed: u64) -> Vec<u32> {
     if k >= len {
         return (0..len as u32).collect();

@@ -135,73 +135,10 @@ impl SparseVector {
     /// Decodes untrusted bytes written by [`Self::encode`].
     pub fn decode(bytes: &[u8]) -> Result<Self, CompressError> {
         let mut reader = Reader::new(bytes);
-        let len = reader.varint()?;
-        if len > MAX_LEN {
-            return Err(CompressError::InvalidHeader {
-                field: "vector length",
-                value: len,
-            });
-        }
-        let count = reader.varint()?;
-        if count > len {
-            return Err(CompressError::InvalidHeader {
-                field: "kept count (above the length)",
-                value: count,
-            });
-        }
-        // Every kept value needs 4 bytes, so a count the bytes cannot hold
-        // fails before anything is allocated.
-        if count.saturating_mul(4) > reader.remaining() as u64 {
-            return Err(CompressError::Truncated {
-                offset: bytes.len() - reader.remaining(),
-                needed: (count * 4) as usize,
-                available: reader.remaining(),
-            });
-        }
-        let count = count as usize;
-        let mut indices = Vec::with_capacity(count);
-        match reader.u8()? {
-            DELTAS => {
-                let mut next = 0u64;
-                for _ in 0..count {
-                    let index = next
-                        .checked_add(reader.varint()?)
-                        .filter(|&index| index < len)
-                        .ok_or(CompressError::IndexOutOfRange { index: next, len })?;
-                    indices.push(index as u32);
-                    next = index + 1;
-                }
-            }
-            BITMAP => {
-                let bitmap = reader.take(len.div_ceil(8) as usize)?;
-                for (byte_index, &byte) in bitmap.iter().enumerate() {
-                    for bit in 0..8 {
-                        if byte & (1 << bit) == 0 {
-                            continue;
-                        }
-                        let index = byte_index as u64 * 8 + bit;
-                        if index >= len {
-                            return Err(CompressError::IndexOutOfRange { index, len });
-                        }
-                        indices.push(index as u32);
-                    }
-                }
-                if indices.len() != count {
-                    return Err(CompressError::InvalidHeader {
-                        field: "bitmap population (differs from the kept count)",
-                        value: indices.len() as u64,
-                    });
-                }
-            }
-            other => {
-                return Err(CompressError::InvalidHeader {
-                    field: "position format",
-                    value: u64::from(other),
-                });
-            }
-        }
-        let mut values = Vec::with_capacity(count);
-        for _ in 0..count {
+        // Every kept value needs 4 bytes after the positions.
+        let (len, indices) = read_positions(&mut reader, 4)?;
+        let mut values = Vec::with_capacity(indices.len());
+        for _ in 0..indices.len() {
             let value = reader.f32()?;
             if !value.is_finite() {
                 return Err(CompressError::NonFinite {
@@ -213,11 +150,119 @@ impl SparseVector {
         }
         reader.finish()?;
         Ok(Self {
-            len: len as usize,
+            len,
             indices,
             values,
         })
     }
+
+    /// Encodes only the length and the positions, for a codec chain that
+    /// sends the kept values in another form.
+    pub(crate) fn encode_positions(len: usize, indices: &[u32]) -> Vec<u8> {
+        let encoded = Self::from_parts(len, indices.to_vec(), vec![0.0; indices.len()]).encode();
+        encoded[..encoded.len() - 4 * indices.len()].to_vec()
+    }
+
+    /// Decodes what [`Self::encode_positions`] wrote at the start of
+    /// `bytes` for a vector of `len` values; returns the positions and the
+    /// bytes read.
+    pub(crate) fn decode_positions(
+        bytes: &[u8],
+        len: usize,
+    ) -> Result<(Vec<u32>, usize), CompressError> {
+        let mut reader = Reader::new(bytes);
+        let (declared, indices) = read_positions(&mut reader, 0)?;
+        if declared != len {
+            return Err(CompressError::LengthMismatch {
+                expected: len,
+                actual: declared,
+            });
+        }
+        Ok((indices, bytes.len() - reader.remaining()))
+    }
+}
+
+/// Reads the length, count, format and positions; `value_bytes` is the
+/// size of each kept value that must follow, checked before allocating.
+fn read_positions(
+    reader: &mut Reader<'_>,
+    value_bytes: u64,
+) -> Result<(usize, Vec<u32>), CompressError> {
+    let len = reader.varint()?;
+    if len > MAX_LEN {
+        return Err(CompressError::InvalidHeader {
+            field: "vector length",
+            value: len,
+        });
+    }
+    let count = reader.varint()?;
+    if count > len {
+        return Err(CompressError::InvalidHeader {
+            field: "kept count (above the length)",
+            value: count,
+        });
+    }
+    // Each delta takes at least a byte and each value `value_bytes`, so a
+    // count the bytes cannot hold fails before anything is allocated.
+    let remaining = reader.remaining() as u64;
+    if count.saturating_mul(value_bytes) > remaining {
+        return Err(CompressError::Truncated {
+            offset: 0,
+            needed: (count * value_bytes) as usize,
+            available: remaining as usize,
+        });
+    }
+    let count = count as usize;
+    let mut indices = Vec::new();
+    match reader.u8()? {
+        DELTAS => {
+            if count > reader.remaining() {
+                return Err(CompressError::Truncated {
+                    offset: 0,
+                    needed: count,
+                    available: reader.remaining(),
+                });
+            }
+            indices.reserve(count);
+            let mut next = 0u64;
+            for _ in 0..count {
+                let index = next
+                    .checked_add(reader.varint()?)
+                    .filter(|&index| index < len)
+                    .ok_or(CompressError::IndexOutOfRange { index: next, len })?;
+                indices.push(index as u32);
+                next = index + 1;
+            }
+        }
+        BITMAP => {
+            let bitmap = reader.take(len.div_ceil(8) as usize)?;
+            for (byte_index, &byte) in bitmap.iter().enumerate() {
+                for bit in 0..8 {
+                    if byte & (1 << bit) == 0 {
+                        continue;
+                    }
+                    let index = byte_index as u64 * 8 + bit;
+                    if index >= len {
+                        return Err(CompressError::IndexOutOfRange { index, len });
+                    }
+                    indices.push(index as u32);
+                }
+            }
+            if indices.len() != count {
+                return Err(CompressError::InvalidHeader {
+                    field: "bitmap population (differs from the kept count)",
+                    value: indices.len() as u64,
+                });
+            }
+        }
+        other => {
+            return Err(CompressError::InvalidHeader {
+                field: "position format",
+                value: u64::from(other),
+            });
+        }
+    }
+    Ok((len as usize, indices))
 }
 
 #[cfg(test)]
