@@ -14,12 +14,10 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::CompressError;
 use crate::bits::{BitReader, BitWriter};
-use crate::varint::{Reader, write_varint};
+use crate::varint::{MAX_VALUES, Reader, write_varint};
 
 /// Maximum number of levels.
 const MAX_LEVELS: u64 = 1 << 16;
-/// Maximum number of values a message may declare.
-const MAX_VALUES: u64 = 1 << 32;
 
 /// A QSGD configuration with `s` levels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,20 +83,8 @@ impl Qsgd {
 /// Decodes a message written by [`Qsgd::encode`].
 pub fn qsgd_decode(bytes: &[u8]) -> Result<Vec<f32>, CompressError> {
     let mut reader = Reader::new(bytes);
-    let levels = reader.varint()?;
-    if levels == 0 || levels > MAX_LEVELS {
-        return Err(CompressError::InvalidHeader {
-            field: "QSGD levels",
-            value: levels,
-        });
-    }
-    let count = reader.varint()?;
-    if count > MAX_VALUES {
-        return Err(CompressError::InvalidHeader {
-            field: "value count",
-            value: count,
-        });
-    }
+    let levels = reader.varint_in("QSGD levels", 1..=MAX_LEVELS)?;
+    let count = reader.varint_in("value count", 0..=MAX_VALUES)?;
     let norm = reader.f32()?;
     if !(norm.is_finite() && norm >= 0.0) {
         return Err(CompressError::InvalidScale {

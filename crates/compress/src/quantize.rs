@@ -17,12 +17,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::CompressError;
-use crate::varint::{Reader, write_varint};
-
-/// Maximum chunk size, in values.
-const MAX_CHUNK: u64 = 1 << 24;
-/// Most values a message may declare (2^32, well above any model here).
-const MAX_VALUES: u64 = 1 << 32;
+use crate::varint::{MAX_CHUNK, MAX_VALUES, Reader, write_varint};
 
 /// A quantizer configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,20 +190,8 @@ pub fn dequantize(bytes: &[u8]) -> Result<Vec<f32>, CompressError> {
     if !matches!(bits, 2 | 4 | 8) {
         return Err(CompressError::UnsupportedBits(bits));
     }
-    let chunk = reader.varint()?;
-    if chunk == 0 || chunk > MAX_CHUNK {
-        return Err(CompressError::InvalidHeader {
-            field: "chunk size",
-            value: chunk,
-        });
-    }
-    let count = reader.varint()?;
-    if count > MAX_VALUES {
-        return Err(CompressError::InvalidHeader {
-            field: "value count",
-            value: count,
-        });
-    }
+    let chunk = reader.varint_in("chunk size", 1..=MAX_CHUNK)?;
+    let count = reader.varint_in("value count", 0..=MAX_VALUES)?;
     let chunk = chunk as usize;
     let count = count as usize;
     let chunks = count.div_ceil(chunk);

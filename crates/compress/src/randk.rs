@@ -12,10 +12,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::CompressError;
 use crate::sparse::SparseVector;
-use crate::varint::{Reader, write_varint};
-
-/// Maximum vector length.
-const MAX_LEN: u64 = 1 << 32;
+use crate::varint::{MAX_VALUES, Reader, write_varint};
 
 /// Returns the `k` positions (increasing) of a vector of `len` values that
 /// the round seed `seed` selects. Every client with the same seed gets the
@@ -36,7 +33,7 @@ pub fn rand_k_positions(len: usize, k: usize, seed: u64) -> Vec<u32> {
 /// Encodes the values of `values` at the positions `seed` selects.
 pub fn rand_k_encode(values: &[f32], k: usize, seed: u64) -> Result<Vec<u8>, CompressError> {
     crate::check_finite(values)?;
-    if values.len() as u64 > MAX_LEN {
+    if values.len() as u64 > MAX_VALUES {
         return Err(CompressError::InvalidHeader {
             field: "vector length",
             value: values.len() as u64,
@@ -55,20 +52,7 @@ pub fn rand_k_encode(values: &[f32], k: usize, seed: u64) -> Result<Vec<u8>, Com
 /// Decodes a message written by [`rand_k_encode`] with the same round seed.
 pub fn rand_k_decode(bytes: &[u8], seed: u64) -> Result<SparseVector, CompressError> {
     let mut reader = Reader::new(bytes);
-    let len = reader.varint()?;
-    if len > MAX_LEN {
-        return Err(CompressError::InvalidHeader {
-            field: "vector length",
-            value: len,
-        });
-    }
-    let k = reader.varint()?;
-    if k > len {
-        return Err(CompressError::InvalidHeader {
-            field: "kept count (above the length)",
-            value: k,
-        });
-    }
+    let (len, k) = reader.length_and_count()?;
     if k * 4 != reader.remaining() as u64 {
         return Err(CompressError::InvalidHeader {
             field: "value bytes (not 4 per kept value)",

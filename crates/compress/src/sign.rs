@@ -7,12 +7,7 @@
 //! first.
 
 use crate::CompressError;
-use crate::varint::{Reader, write_varint};
-
-/// Maximum chunk size, in values.
-const MAX_CHUNK: u64 = 1 << 24;
-/// Maximum number of values a message may declare.
-const MAX_VALUES: u64 = 1 << 32;
+use crate::varint::{MAX_CHUNK, MAX_VALUES, Reader, write_varint};
 
 /// Encodes the signs of `values` with one scale per `chunk` values.
 pub fn sign_encode(values: &[f32], chunk: usize) -> Result<Vec<u8>, CompressError> {
@@ -44,20 +39,8 @@ pub fn sign_encode(values: &[f32], chunk: usize) -> Result<Vec<u8>, CompressErro
 /// Decodes a message written by [`sign_encode`].
 pub fn sign_decode(bytes: &[u8]) -> Result<Vec<f32>, CompressError> {
     let mut reader = Reader::new(bytes);
-    let chunk = reader.varint()?;
-    if chunk == 0 || chunk > MAX_CHUNK {
-        return Err(CompressError::InvalidHeader {
-            field: "chunk size",
-            value: chunk,
-        });
-    }
-    let count = reader.varint()?;
-    if count > MAX_VALUES {
-        return Err(CompressError::InvalidHeader {
-            field: "value count",
-            value: count,
-        });
-    }
+    let chunk = reader.varint_in("chunk size", 1..=MAX_CHUNK)?;
+    let count = reader.varint_in("value count", 0..=MAX_VALUES)?;
     let (chunk, count) = (chunk as usize, count as usize);
     let chunks = count.div_ceil(chunk);
     let needed = 4 * chunks + count.div_ceil(8);

@@ -7,14 +7,12 @@
 use std::cmp::Ordering;
 
 use crate::CompressError;
-use crate::varint::{Reader, write_varint};
+use crate::varint::{MAX_VALUES, Reader, write_varint};
 
 /// Format byte of delta-coded positions.
 const DELTAS: u8 = 0;
 /// Format byte of a bitmap of positions.
 const BITMAP: u8 = 1;
-/// Maximum vector length a message may declare.
-const MAX_LEN: u64 = 1 << 32;
 
 /// The kept values of a vector of `len` values; all others are zero.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,7 +28,7 @@ pub struct SparseVector {
 pub fn top_k(values: &[f32], k: usize) -> Result<SparseVector, CompressError> {
     crate::check_finite(values)?;
     let len = values.len();
-    if len as u64 > MAX_LEN {
+    if len as u64 > MAX_VALUES {
         return Err(CompressError::InvalidHeader {
             field: "vector length",
             value: len as u64,
@@ -188,20 +186,7 @@ fn read_positions(
     reader: &mut Reader<'_>,
     value_bytes: u64,
 ) -> Result<(usize, Vec<u32>), CompressError> {
-    let len = reader.varint()?;
-    if len > MAX_LEN {
-        return Err(CompressError::InvalidHeader {
-            field: "vector length",
-            value: len,
-        });
-    }
-    let count = reader.varint()?;
-    if count > len {
-        return Err(CompressError::InvalidHeader {
-            field: "kept count (above the length)",
-            value: count,
-        });
-    }
+    let (len, count) = reader.length_and_count()?;
     // Each delta takes at least a byte and each value `value_bytes`, so a
     // count the bytes cannot hold fails before anything is allocated.
     let remaining = reader.remaining() as u64;

@@ -2,6 +2,12 @@
 
 use crate::CompressError;
 
+/// Maximum number of values a message may declare (2^32, well above any
+/// model here).
+pub(crate) const MAX_VALUES: u64 = 1 << 32;
+/// Maximum chunk size of the chunked codecs, in values.
+pub(crate) const MAX_CHUNK: u64 = 1 << 24;
+
 /// Appends `value` as LEB128: 7 bits per byte, low bits first.
 pub(crate) fn write_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
@@ -43,6 +49,29 @@ impl<'a> Reader<'a> {
     pub(crate) fn f32(&mut self) -> Result<f32, CompressError> {
         let bytes = self.take(4)?;
         Ok(f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    }
+
+    /// Reads a LEB128 integer and checks that it is in `range`, naming
+    /// `field` otherwise.
+    pub(crate) fn varint_in(
+        &mut self,
+        field: &'static str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, CompressError> {
+        let value = self.varint()?;
+        if range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(CompressError::InvalidHeader { field, value })
+        }
+    }
+
+    /// Reads a sparse message's dense length and kept count, checking that
+    /// the count is not above the length.
+    pub(crate) fn length_and_count(&mut self) -> Result<(u64, u64), CompressError> {
+        let len = self.varint_in("vector length", 0..=MAX_VALUES)?;
+        let count = self.varint_in("kept count (above the length)", 0..=len)?;
+        Ok((len, count))
     }
 
     pub(crate) fn varint(&mut self) -> Result<u64, CompressError> {
