@@ -160,16 +160,8 @@ async fn run_session(
             }
             Err(ConnectError::Unreachable(error)) => {
                 attempt += 1;
-                let delay = retry_delay_ms(attempt, js_sys::Math::random());
-                reporter.update(|status| {
-                    status.state = State::Reconnecting;
-                    status.retry_attempt = attempt;
-                    status.message = format!(
-                        "Cannot reach the server at {url} ({error}). Retrying in {:.1} s.",
-                        f64::from(delay) / 1000.0
-                    );
-                });
-                sleep_ms(delay).await;
+                let problem = format!("Cannot reach the server at {url} ({error})");
+                wait_to_retry(reporter, attempt, &problem).await;
                 continue;
             }
         };
@@ -204,16 +196,8 @@ async fn run_session(
                 } else {
                     attempt + 1
                 };
-                let delay = retry_delay_ms(attempt, js_sys::Math::random());
-                reporter.update(|status| {
-                    status.state = State::Reconnecting;
-                    status.retry_attempt = attempt;
-                    status.message = format!(
-                        "Lost the connection to {url} ({reason}). Reconnecting in {:.1} s.",
-                        f64::from(delay) / 1000.0
-                    );
-                });
-                sleep_ms(delay).await;
+                let problem = format!("Lost the connection to {url} ({reason})");
+                wait_to_retry(reporter, attempt, &problem).await;
             }
             Err(ClientError::Rejected(message)) => {
                 reporter.stop(
@@ -228,6 +212,18 @@ async fn run_session(
             }
         }
     }
+}
+
+/// Reports `problem` with the delay before connection attempt `attempt`,
+/// then waits that long.
+async fn wait_to_retry(reporter: &Reporter, attempt: u32, problem: &str) {
+    let delay = retry_delay_ms(attempt, js_sys::Math::random());
+    reporter.update(|status| {
+        status.state = State::Reconnecting;
+        status.retry_attempt = attempt;
+        status.message = format!("{problem}. Retrying in {:.1} s.", f64::from(delay) / 1000.0);
+    });
+    sleep_ms(delay).await;
 }
 
 /// Returns the sentence the page shows when the run ends.

@@ -205,17 +205,7 @@ pub fn dequantize(bytes: &[u8]) -> Result<Vec<f32>, CompressError> {
             available: reader.remaining(),
         });
     }
-    let mut scales = Vec::with_capacity(chunks);
-    for index in 0..chunks {
-        let scale = reader.f32()?;
-        if !(scale.is_finite() && scale >= 0.0) {
-            return Err(CompressError::InvalidScale {
-                chunk: index,
-                value: scale,
-            });
-        }
-        scales.push(scale);
-    }
+    let scales = reader.scales(chunks)?;
     let codes = reader.take(count.div_ceil(per_byte))?;
     reader.finish()?;
 

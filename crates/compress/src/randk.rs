@@ -60,17 +60,7 @@ pub fn rand_k_decode(bytes: &[u8], seed: u64) -> Result<SparseVector, CompressEr
         });
     }
     let positions = rand_k_positions(len as usize, k as usize, seed);
-    let mut values = Vec::with_capacity(positions.len());
-    for _ in 0..positions.len() {
-        let value = reader.f32()?;
-        if !value.is_finite() {
-            return Err(CompressError::NonFinite {
-                index: values.len(),
-                value,
-            });
-        }
-        values.push(value);
-    }
+    let values = reader.finite_f32s(positions.len())?;
     reader.finish()?;
     Ok(SparseVector::from_parts(len as usize, positions, values))
 }

@@ -54,17 +54,7 @@ pub fn sign_decode(bytes: &[u8]) -> Result<Vec<f32>, CompressError> {
     if reader.remaining() > needed {
         return Err(CompressError::Trailing(reader.remaining() - needed));
     }
-    let mut scales = Vec::with_capacity(chunks);
-    for index in 0..chunks {
-        let scale = reader.f32()?;
-        if !(scale.is_finite() && scale >= 0.0) {
-            return Err(CompressError::InvalidScale {
-                chunk: index,
-                value: scale,
-            });
-        }
-        scales.push(scale);
-    }
+    let scales = reader.scales(chunks)?;
     let signs = reader.take(count.div_ceil(8))?;
     Ok((0..count)
         .map(|index| {

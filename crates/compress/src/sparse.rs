@@ -135,17 +135,7 @@ impl SparseVector {
         let mut reader = Reader::new(bytes);
         // Every kept value needs 4 bytes after the positions.
         let (len, indices) = read_positions(&mut reader, 4)?;
-        let mut values = Vec::with_capacity(indices.len());
-        for _ in 0..indices.len() {
-            let value = reader.f32()?;
-            if !value.is_finite() {
-                return Err(CompressError::NonFinite {
-                    index: values.len(),
-                    value,
-                });
-            }
-            values.push(value);
-        }
+        let values = reader.finite_f32s(indices.len())?;
         reader.finish()?;
         Ok(Self {
             len,

@@ -66,6 +66,34 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Reads `count` little-endian `f32` values, each finite. The caller
+    /// has checked that the bytes can hold them.
+    pub(crate) fn finite_f32s(&mut self, count: usize) -> Result<Vec<f32>, CompressError> {
+        let mut values = Vec::with_capacity(count);
+        for index in 0..count {
+            let value = self.f32()?;
+            if !value.is_finite() {
+                return Err(CompressError::NonFinite { index, value });
+            }
+            values.push(value);
+        }
+        Ok(values)
+    }
+
+    /// Reads one `f32` scale per chunk, each finite and not negative. The
+    /// caller has checked that the bytes can hold them.
+    pub(crate) fn scales(&mut self, chunks: usize) -> Result<Vec<f32>, CompressError> {
+        let mut scales = Vec::with_capacity(chunks);
+        for chunk in 0..chunks {
+            let value = self.f32()?;
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(CompressError::InvalidScale { chunk, value });
+            }
+            scales.push(value);
+        }
+        Ok(scales)
+    }
+
     /// Reads a sparse message's dense length and kept count, checking that
     /// the count is not above the length.
     pub(crate) fn length_and_count(&mut self) -> Result<(u64, u64), CompressError> {
