@@ -18,6 +18,29 @@ mkdirSync(ARTIFACTS, { recursive: true });
 
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
+// Appends each complete line of `stream` to `lines`, keeping a line that
+// arrives in two chunks whole.
+export function collectLines(stream, lines) {
+  let rest = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk) => {
+    const parts = (rest + chunk).split('\n');
+    rest = parts.pop();
+    lines.push(...parts);
+  });
+}
+
+// Waits until a line of `lines` matches `pattern` and returns it.
+export async function waitForLine(lines, pattern, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const line = lines.find((text) => pattern.test(text));
+    if (line) return line;
+    await sleep(50);
+  }
+  throw new Error(`the process never printed ${pattern}; output:\n${lines.join('\n')}`);
+}
+
 // Starts `starling serve` with a TOML config and extra flags (`--bind`
 // among them replaces the ephemeral port); resolves once it prints its
 // address.
@@ -33,30 +56,15 @@ export async function startServer(toml, flags = []) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines = [];
-  const collect = (stream) => {
-    let rest = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk) => {
-      const parts = (rest + chunk).split('\n');
-      rest = parts.pop();
-      lines.push(...parts);
-    });
-  };
-  collect(child.stdout);
-  collect(child.stderr);
+  collectLines(child.stdout, lines);
+  collectLines(child.stderr, lines);
   const exited = new Promise((resolve) => { child.on('exit', (code, signal) => resolve({ code, signal })); });
 
   const server = {
     lines,
     exited,
-    async waitForLine(pattern, timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        const line = lines.find((text) => pattern.test(text));
-        if (line) return line;
-        await sleep(50);
-      }
-      throw new Error(`server never printed ${pattern}; output:\n${lines.join('\n')}`);
+    waitForLine(pattern, timeoutMs = 60_000) {
+      return waitForLine(lines, pattern, timeoutMs);
     },
     metrics() {
       const text = readFileSync(join(server.runDir, 'metrics.jsonl'), 'utf8');

@@ -15,9 +15,9 @@ pub fn ensure(root: &Path) -> anyhow::Result<PathBuf> {
     let binary = tools
         .join("bin")
         .join(format!("wasm-bindgen{}", std::env::consts::EXE_SUFFIX));
-    let wanted = format!("wasm-bindgen {version}");
+    let expected_version = format!("wasm-bindgen {version}");
     let binary_text = binary.to_string_lossy().into_owned();
-    if cmd::output(&binary_text, &["--version"]).as_deref() == Some(wanted.as_str()) {
+    if cmd::output(&binary_text, &["--version"]).as_deref() == Some(expected_version.as_str()) {
         return Ok(binary);
     }
     eprintln!(
@@ -49,9 +49,9 @@ pub fn ensure(root: &Path) -> anyhow::Result<PathBuf> {
         install(false)?;
     }
     match cmd::output(&binary_text, &["--version"]) {
-        Some(found) if found == wanted => Ok(binary),
+        Some(found) if found == expected_version => Ok(binary),
         found => bail!(
-            "installed wasm-bindgen reports {found:?}, expected {wanted:?}; remove {} and retry",
+            "installed wasm-bindgen reports {found:?}, expected {expected_version:?}; remove {} and retry",
             tools.display()
         ),
     }

@@ -1,8 +1,8 @@
-//! Browser tests: installs what they need when it is missing (Debian's
-//! Chromium with apt, `playwright-core` with npm from `e2e/package-lock.json`)
-//! and runs `e2e/tests/` with Node's test runner against the built client
-//! and the debug `starling` binary that `cargo test --workspace` builds for
-//! the CLI tests.
+//! Browser tests. Installs what they need when it is missing: Debian's
+//! Chromium with apt, and `playwright-core` with npm from
+//! `e2e/package-lock.json`. Then runs `e2e/tests/` with Node's test runner
+//! against the built client and the debug `starling` binary that
+//! `cargo test --workspace` builds for the CLI tests.
 
 use std::path::Path;
 

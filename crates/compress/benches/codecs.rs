@@ -11,7 +11,7 @@ use std::hint::black_box;
 
 const LEN: usize = 1_000_000;
 
-/// A deterministic update-like vector: small values of both signs.
+/// Returns a deterministic update-like vector: small values of both signs.
 fn update() -> Vec<f32> {
     (0..LEN)
         .map(|i| ((i as u64 * 2_654_435_761 % 10_007) as f32 - 5_003.0) * 1e-5)
