@@ -29,6 +29,8 @@ enum Command {
     Sim(commands::sim::SimArgs),
     /// Start a server and 8 edge clients on the embedded digits.
     Demo(commands::demo::DemoArgs),
+    /// Write a run's figures (accuracy, loss, bytes, ε) as SVG files.
+    Plot(commands::plot::PlotArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +54,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Edge(args) => commands::edge::run(args).await,
             Command::Sim(args) => commands::sim::run(args).await,
             Command::Demo(args) => commands::demo::run(args).await,
+            Command::Plot(args) => commands::plot::run(args),
         }
     })
 }

@@ -2,29 +2,33 @@
 //! with the test accuracy. Logs go to stderr separately.
 
 use starling_proto::FinishReason;
-use starling_server::{RoundMetrics, RunEvent, RunSummary};
+use std::sync::Arc;
+
+use starling_server::{LiveEvent, RoundMetrics, RunSummary, Sequenced};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 /// Prints a line for every completed round, and for every browser tab
 /// that joins, until the run ends.
-pub fn print_rounds(mut events: broadcast::Receiver<RunEvent>) -> JoinHandle<()> {
+pub fn print_rounds(mut events: broadcast::Receiver<Arc<Sequenced>>) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            match events.recv().await {
-                Ok(RunEvent::RoundCompleted(metrics)) => println!("{}", round_line(&metrics)),
-                Ok(RunEvent::ClientJoined {
-                    client_id,
-                    capabilities,
-                }) if capabilities.platform == "browser" => println!(
-                    "browser client joined: {client_id} (backend {}, device {})",
-                    capabilities.backend, capabilities.device
-                ),
-                Ok(RunEvent::Finished(_)) | Err(broadcast::error::RecvError::Closed) => break,
-                Ok(_) => {}
+            let item = match events.recv().await {
+                Ok(item) => item,
+                Err(broadcast::error::RecvError::Closed) => break,
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "progress printer fell behind");
+                    continue;
                 }
+            };
+            match &item.event {
+                LiveEvent::RoundCompleted(metrics) => println!("{}", round_line(metrics)),
+                LiveEvent::ClientJoined(client) if client.platform == "browser" => println!(
+                    "browser client joined: {} (backend {}, device {})",
+                    client.client_id, client.backend, client.device
+                ),
+                LiveEvent::Finished(_) => break,
+                _ => {}
             }
         }
     })

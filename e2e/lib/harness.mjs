@@ -43,14 +43,14 @@ export async function waitForLine(lines, pattern, timeoutMs = 60_000) {
 
 // Starts `starling serve` with a TOML config and extra flags (`--bind`
 // among them replaces the ephemeral port); resolves once it prints its
-// address.
-export async function startServer(toml, flags = []) {
+// address. Runs go to a fresh folder unless `runsDir` names one.
+export async function startServer(toml, flags = [], { runsDir } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'starling-e2e-'));
   const configPath = join(dir, 'run.toml');
   writeFileSync(configPath, toml);
   const bind = flags.includes('--bind') ? [] : ['--bind', '127.0.0.1:0'];
   const args = ['serve', ...bind, '--web-dir', WEB_DIR,
-    '--config', configPath, '--runs-dir', join(dir, 'runs'), ...flags];
+    '--config', configPath, '--runs-dir', runsDir ?? join(dir, 'runs'), ...flags];
   const child = spawn(STARLING_BIN, args, {
     env: { ...env, RUST_LOG: 'info', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -85,6 +85,7 @@ export async function startServer(toml, flags = []) {
   const listening = await server.waitForLine(/listening on http:\/\/127\.0\.0\.1:\d+\//);
   const port = /127\.0\.0\.1:(\d+)/.exec(listening)[1];
   server.url = `http://127.0.0.1:${port}/`;
+  server.ws = `ws://127.0.0.1:${port}/ws`;
   const writes = await server.waitForLine(/^run \S+ writes to /);
   server.runDir = writes.replace(/^run \S+ writes to /, '').trim();
   return server;
@@ -144,6 +145,22 @@ export async function waitForStatus(page, predicate, arg = null, timeoutMs = 90_
     throw new Error(`${error.message}\nlast status: ${JSON.stringify(status)}`);
   }
   return page.evaluate(() => window.starlingStatus);
+}
+
+// Starts `starling edge` with `clients` clients against `server`; the
+// process ends when the run does.
+export function startEdgeClients(server, clients, prefix = 'edge') {
+  const child = spawn(STARLING_BIN, ['edge', '--server', server.ws, '--clients', String(clients),
+    '--id-prefix', prefix], { env: { ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = [];
+  collectLines(child.stdout, lines);
+  collectLines(child.stderr, lines);
+  const exited = new Promise((resolve) => { child.on('exit', (code) => resolve(code)); });
+  return {
+    lines,
+    exited,
+    stop() { if (child.exitCode === null) child.kill('SIGKILL'); },
+  };
 }
 
 export async function screenshot(page, name) {

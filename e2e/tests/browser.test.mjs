@@ -273,7 +273,7 @@ partitions = 40
   }
 });
 
-test('a tab opened at the demo URL trains next to the edge clients', async () => {
+test('a tab opened at the demo URL trains next to the edge clients, shown on the dashboard', async () => {
   const runs = mkdtempSync(join(tmpdir(), 'starling-demo-'));
   const demo = spawn(STARLING_BIN, ['demo', '--bind', '127.0.0.1:0', '--edge-clients', '2',
     '--rounds', '2', '--local-epochs', '1', '--web-dir', WEB_DIR, '--runs-dir', runs],
@@ -282,11 +282,20 @@ test('a tab opened at the demo URL trains next to the edge clients', async () =>
   collectLines(demo.stdout, lines);
   const exited = new Promise((resolve) => { demo.on('exit', resolve); });
   const page = await strictPage(browser);
+  const dashboard = await strictPage(browser);
   try {
     const join = await waitForLine(lines, /join: +http:\/\/127\.0\.0\.1:\d+\//);
     const url = /http:\/\/127\.0\.0\.1:\d+\//.exec(join)[0];
+    const dashboardLine = await waitForLine(lines, /dashboard: +http:\/\/127\.0\.0\.1:\d+\/dashboard\//);
+    await dashboard.goto(/http:\S+/.exec(dashboardLine)[0]);
+    await dashboard.waitForFunction(() => document.querySelector('#feed-state')?.dataset.state === 'live');
     await page.goto(url);
+    // The dashboard lists the tab next to the edge clients.
+    await dashboard.waitForFunction(() => [...document.querySelectorAll('#clients tbody tr td:nth-child(3)')]
+      .some((td) => td.textContent === 'browser'));
     const status = await waitForStatus(page, () => window.starlingStatus?.state === 'finished');
+    await dashboard.waitForFunction(() => document.querySelector('#feed-state')?.dataset.state === 'ended');
+    assert.equal(await dashboard.locator('#kpi-round .kpi-value').innerText(), '2 / 2');
     assert.equal(status.roundsCompleted, 2);
     await waitForLine(lines, new RegExp(`browser client joined: ${status.clientId} \\(backend flex-cpu, device cpu\\)`));
     const rounds = lines.filter((line) => /^round +\d/.test(line));
@@ -294,8 +303,10 @@ test('a tab opened at the demo URL trains next to the edge clients', async () =>
     for (const line of rounds) assert.match(line, /clients 3\/3/);
     assert.equal(await exited, 0);
     assert.deepEqual(page.problems, []);
+    assert.deepEqual(dashboard.problems, []);
   } finally {
     await page.context().close();
+    await dashboard.context().close();
     if (demo.exitCode === null) demo.kill('SIGKILL');
     rmSync(runs, { recursive: true, force: true });
   }

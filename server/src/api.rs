@@ -5,29 +5,52 @@
 //! - `GET /api/runs`: every run, newest first.
 //! - `GET /api/runs/{id}`: configuration, status and summary of one run.
 //! - `GET /api/runs/{id}/metrics`: its `metrics.jsonl` as a JSON array.
+//! - `GET /api/live`: the events of the run this server executes, as
+//!   server-sent events numbered from 1; a reconnect with `Last-Event-ID`
+//!   (or `?after=N`) resumes after that number with no gap and no repeat.
 
+use std::collections::VecDeque;
+use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path as UrlPath, State};
-use axum::http::StatusCode;
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::Serialize;
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use starling_runlog::{LiveEvent, RunHeader, Sequenced};
+use tokio::sync::broadcast;
 
 use crate::config::RunConfig;
+use crate::feed::Feed;
 use crate::outputs::{RoundMetrics, read_metrics};
 
 /// Maximum length of a run id in a URL.
 const MAX_RUN_ID_LEN: usize = 128;
 
-/// The runs folder and the id of the run this process executes.
+/// Milliseconds a browser waits before reconnecting a dropped live feed.
+const RECONNECT_MS: u64 = 1000;
+
+/// The runs folder and the run this process executes.
 #[derive(Debug)]
 struct Runs {
     dir: PathBuf,
-    live: Option<String>,
+    live: Option<LiveRun>,
+}
+
+/// The run this server executes: its id and its live feed.
+#[derive(Clone, Debug)]
+pub struct LiveRun {
+    /// Run id.
+    pub run_id: String,
+    /// Its events.
+    pub feed: Feed,
 }
 
 /// A run in the list.
@@ -60,21 +83,25 @@ pub struct RunDetail {
     pub listing: RunListing,
     /// The run's configuration, when `config.toml` parses.
     pub config: Option<RunConfig>,
+    /// What the dashboard shows at the top (`header.json`).
+    pub header: Option<RunHeader>,
     /// `summary.json`, once the run has ended.
     pub summary: Option<serde_json::Value>,
 }
 
-/// Routes `/api/runs…` over the folders in `runs_dir`; `live_run` is the id
-/// of the run this server executes, reported as `running` until it ends.
-pub fn router(runs_dir: PathBuf, live_run: Option<String>) -> Router {
+/// Routes `/api/runs…` over the folders in `runs_dir`, and `/api/live`
+/// over `live`, the run this server executes (reported as `running` until
+/// it ends).
+pub fn router(runs_dir: PathBuf, live: Option<LiveRun>) -> Router {
     let state = Arc::new(Runs {
         dir: runs_dir,
-        live: live_run,
+        live,
     });
     Router::new()
         .route("/api/runs", get(list_runs))
         .route("/api/runs/{id}", get(run_detail))
         .route("/api/runs/{id}/metrics", get(run_metrics))
+        .route("/api/live", get(live_events))
         .with_state(state)
 }
 
@@ -137,7 +164,7 @@ fn listing(
     let metrics = read_metrics(dir).unwrap_or_default();
     let (status, reason) = match &summary {
         Some(summary) => summary_status(summary),
-        None if runs.live.as_deref() == Some(id) => ("running", None),
+        None if runs.live.as_ref().is_some_and(|live| live.run_id == id) => ("running", None),
         None => ("incomplete", None),
     };
     let listing = RunListing {
@@ -209,9 +236,13 @@ async fn run_detail(State(runs): State<Arc<Runs>>, UrlPath(id): UrlPath<String>)
         Err(error) => return error.into_response(),
     };
     let (listing, config, summary) = listing(&runs, &id, &dir);
+    let header = std::fs::read_to_string(dir.join("header.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok());
     Json(RunDetail {
         listing,
         config,
+        header,
         summary,
     })
     .into_response()
@@ -235,4 +266,114 @@ async fn run_metrics(State(runs): State<Arc<Runs>>, UrlPath(id): UrlPath<String>
             )
         }
     }
+}
+
+/// `?after=N`: resume after event N.
+#[derive(Debug, Deserialize)]
+struct LiveQuery {
+    after: Option<u64>,
+}
+
+async fn live_events(
+    State(runs): State<Arc<Runs>>,
+    Query(query): Query<LiveQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(live) = &runs.live else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "this server executes no run; past runs are under /api/runs".to_owned(),
+        );
+    };
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .map(|text| text.trim().parse::<u64>());
+    let after = match (last_event_id, query.after) {
+        (Some(Ok(seq)), _) => seq,
+        (Some(Err(_)), _) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Last-Event-ID must be an event number".to_owned(),
+            );
+        }
+        (None, after) => after.unwrap_or(0),
+    };
+    let subscription = live.feed.subscribe(after);
+    if subscription.ended && subscription.missed.is_empty() {
+        // 204 tells a browser's EventSource to stop reconnecting.
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    tracing::debug!(
+        run_id = live.run_id,
+        after,
+        missed = subscription.missed.len(),
+        "live feed subscriber"
+    );
+    let stream = live_stream(subscription.missed.into(), subscription.live);
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+/// The missed events, then the live ones, ending after `Finished`. A
+/// subscriber that falls behind the broadcast is cut off; its browser
+/// reconnects with the last number it saw.
+fn live_stream(
+    missed: VecDeque<Arc<Sequenced>>,
+    live: broadcast::Receiver<Arc<Sequenced>>,
+) -> impl Stream<Item = Result<SseEvent, Infallible>> {
+    struct State {
+        missed: VecDeque<Arc<Sequenced>>,
+        live: broadcast::Receiver<Arc<Sequenced>>,
+        last: u64,
+        first: bool,
+        done: bool,
+    }
+    let state = State {
+        missed,
+        live,
+        last: 0,
+        first: true,
+        done: false,
+    };
+    futures_util::stream::unfold(state, |mut state| async move {
+        if state.done {
+            return None;
+        }
+        let item = loop {
+            if let Some(item) = state.missed.pop_front() {
+                break item;
+            }
+            match state.live.recv().await {
+                // Published before the history was taken: already sent.
+                Ok(item) if item.seq <= state.last => continue,
+                Ok(item) => break item,
+                Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                    tracing::warn!(
+                        skipped,
+                        last = state.last,
+                        "live feed subscriber fell behind; closing so it resumes"
+                    );
+                    return None;
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        };
+        state.last = item.seq;
+        state.done = matches!(item.event, LiveEvent::Finished(_));
+        let data = match serde_json::to_string(item.as_ref()) {
+            Ok(data) => data,
+            Err(err) => {
+                tracing::error!(seq = item.seq, error = %err, "failed to encode a live event");
+                return None;
+            }
+        };
+        let mut event = SseEvent::default().id(item.seq.to_string()).data(data);
+        if state.first {
+            event = event.retry(Duration::from_millis(RECONNECT_MS));
+            state.first = false;
+        }
+        Some((Ok(event), state))
+    })
 }

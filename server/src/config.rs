@@ -98,6 +98,10 @@ pub struct RunConfig {
     /// Evaluate the global model on the test split every this many rounds
     /// (the last round is always evaluated).
     pub eval_every: u32,
+    /// At each evaluation, also evaluate the global model on every client's
+    /// built-in partition, for per-client accuracy and disparity (clients
+    /// training on their own data are not covered).
+    pub evaluate_clients: bool,
     /// Stop as soon as the test accuracy reaches this value (0 to 1).
     pub target_accuracy: Option<f64>,
     /// Seed of the data split, partitioning, model initialisation,
@@ -131,6 +135,7 @@ impl Default for RunConfig {
             lobby_secs: 0.0,
             round_timeout_secs: 120.0,
             eval_every: 1,
+            evaluate_clients: true,
             target_accuracy: None,
             seed: 1,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,

@@ -3,6 +3,7 @@
 //!
 //! - [`config`]: what a run does ([`RunConfig`]).
 //! - [`coordinator`]: the round loop ([`start_run`], [`RunHandle`]).
+//! - [`feed`]: the run's numbered live events, for the dashboard.
 //! - [`link`]: a transport-independent client connection.
 //! - [`http`]: the axum router bridging WebSockets to links.
 //! - [`outputs`]: the run's files under `runs/<run-id>/`.
@@ -12,6 +13,7 @@
 pub mod api;
 pub mod config;
 pub mod coordinator;
+pub mod feed;
 pub mod http;
 pub mod link;
 pub mod outputs;
@@ -20,10 +22,12 @@ pub mod setup;
 pub mod web;
 
 pub use config::{ConfigError, DataConfig, RunConfig, STRATEGIES};
-pub use coordinator::{ModelSnapshot, RunEvent, RunHandle, StopHandle, start_run};
+pub use coordinator::{ModelSnapshot, RunHandle, StopHandle, start_run};
+pub use feed::Feed;
 pub use link::{Connector, Link, LinkError, Outbound};
 pub use outputs::{RoundMetrics, RunSummary, read_metrics};
 pub use setup::StartError;
+pub use starling_runlog::{LiveEvent, Sequenced};
 
 /// Serves `router` on `listener` until `shutdown` resolves.
 pub async fn serve(

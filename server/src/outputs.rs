@@ -6,63 +6,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-use starling_proto::FinishReason;
+use serde::Serialize;
+pub use starling_runlog::{RoundMetrics, RunSummary};
 
 use crate::config::RunConfig;
-
-/// Metrics of one round, as written to `metrics.jsonl` and broadcast to
-/// observers.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct RoundMetrics {
-    /// Round number, from 1.
-    pub round: u32,
-    /// Seconds from the start of the run to the end of this round.
-    pub wall_time_s: f64,
-    /// Seconds this round took, from sampling to aggregation.
-    pub duration_s: f64,
-    /// Clients sampled.
-    pub sampled: usize,
-    /// Sampled clients whose update was accepted.
-    pub completed: usize,
-    /// Sampled clients with no accepted update by the deadline.
-    pub dropped: usize,
-    /// Messages rejected during the round (wrong round, bad layout, NaN…).
-    pub rejected: usize,
-    /// Examples behind the accepted updates.
-    pub examples: u64,
-    /// Example-weighted mean of the clients' local training loss.
-    pub train_loss: Option<f64>,
-    /// Test accuracy of the new global model, when evaluated.
-    pub test_accuracy: Option<f64>,
-    /// Test loss of the new global model, when evaluated.
-    pub test_loss: Option<f64>,
-    /// Bytes of all frames received during the round.
-    pub bytes_up: u64,
-    /// Bytes of all frames sent during the round.
-    pub bytes_down: u64,
-    /// Aggregation error, if any; the model was left unchanged.
-    pub error: Option<String>,
-}
-
-/// End-of-run record, written to `summary.json`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunSummary {
-    /// Run id (the output folder's name).
-    pub run_id: String,
-    /// Reason the run ended.
-    pub reason: FinishReason,
-    /// Rounds completed.
-    pub rounds: u32,
-    /// Last measured test accuracy.
-    pub final_accuracy: Option<f64>,
-    /// Seconds from start to end.
-    pub wall_time_s: f64,
-    /// Total bytes received and sent over the run.
-    pub bytes_up: u64,
-    /// Total bytes sent over the run.
-    pub bytes_down: u64,
-}
 
 /// Writer for one run's output folder.
 #[derive(Debug)]

@@ -37,6 +37,10 @@ pub struct RunData {
     pub test_set: Dataset,
     /// Examples in the training split.
     pub train_examples: usize,
+    /// The training split, from which each partition is cut.
+    pub train_set: Dataset,
+    /// Example indices of each built-in partition.
+    pub partitions: Vec<Vec<usize>>,
     /// Per-partition statistics of the built-in partitioning.
     pub partition_stats: PartitionStats,
     /// Initial global model.
@@ -75,6 +79,8 @@ impl RunData {
         );
         Ok(Self {
             train_examples: split.train.len(),
+            train_set: split.train,
+            partitions: parts,
             test_set: split.test,
             partition_stats,
             initial_model: starling_train::init_params(config.train.model, config.seed),

@@ -110,6 +110,12 @@ impl WebAssets {
         Ok(assets)
     }
 
+    /// True when a file is served at `path` (relative, e.g.
+    /// `dashboard/index.html`).
+    pub fn contains(&self, path: &str) -> bool {
+        self.files.contains_key(path)
+    }
+
     /// True when no client files were found.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
@@ -240,6 +246,20 @@ async fn serve_asset(
                 NOT_BUILT,
             )
                 .into_response();
+        }
+        if assets.files.contains_key(&format!("{path}/index.html")) {
+            // A folder named without its slash: send the browser to the
+            // folder so that the page's relative links resolve inside it.
+            let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+            let target = format!("/{path}/{query}");
+            return match HeaderValue::from_str(&target) {
+                Ok(location) => (
+                    StatusCode::PERMANENT_REDIRECT,
+                    [(header::LOCATION, location)],
+                )
+                    .into_response(),
+                Err(_) => StatusCode::BAD_REQUEST.into_response(),
+            };
         }
         let shown: String = path.chars().take(100).collect();
         return (StatusCode::NOT_FOUND, format!("not found: /{shown}\n")).into_response();

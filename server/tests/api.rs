@@ -6,7 +6,7 @@ mod http;
 use http::{get, serve};
 use starling_proto::FinishReason;
 use starling_server::outputs::RunOutputs;
-use starling_server::{RoundMetrics, RunConfig, RunSummary, api};
+use starling_server::{Feed, RoundMetrics, RunConfig, RunSummary, api};
 
 fn json(body: &[u8]) -> serde_json::Value {
     serde_json::from_slice(body).expect("JSON body")
@@ -67,7 +67,10 @@ fn runs_folder() -> tempfile::TempDir {
 #[tokio::test]
 async fn list_shows_every_run_newest_first() {
     let dir = runs_folder();
-    let live = Some("20261204-120000-s4-cccc".to_owned());
+    let live = Some(api::LiveRun {
+        run_id: "20261204-120000-s4-cccc".to_owned(),
+        feed: Feed::new(),
+    });
     let addr = serve(api::router(dir.path().to_path_buf(), live)).await;
     let reply = get(addr, "/api/runs", &[]).await;
     assert_eq!(reply.status, 200);

@@ -643,3 +643,81 @@ async fn lobby_time_out_starts_with_those_present() {
     server.handle.stop();
     server.finish().await;
 }
+
+#[tokio::test]
+async fn evaluation_covers_classes_and_clients_and_stragglers_count_as_late() {
+    let mut config = test_config(2, 1);
+    config.round_timeout_secs = 1.0;
+    let mut server = TestServer::start(config).await;
+    let mut with_data = server.connect().await;
+    with_data.register_with("with-data", true).await;
+    let mut straggler = server.connect().await;
+    straggler.register("straggler").await;
+    server.round_started(1).await;
+
+    let task = with_data.next_task().await;
+    with_data
+        .send_update(1, constant_delta(&task.model, 0.0), 400)
+        .await;
+    with_data.expect_accepted(1).await;
+    // The straggler stays connected and never answers.
+    let metrics = server.round_completed(1).await;
+    assert_eq!(
+        (metrics.completed, metrics.dropped, metrics.late),
+        (1, 1, 1)
+    );
+    assert_eq!(metrics.disconnected(), 0);
+    assert_eq!(metrics.bytes_up_uncompressed, metrics.bytes_up);
+    assert_eq!(metrics.bytes_down_uncompressed, metrics.bytes_down);
+
+    // Per class: the whole 2,000-digit test split, and the same accuracy.
+    assert_eq!(metrics.per_class.len(), 10);
+    let total: u64 = metrics.per_class.iter().map(|c| c.total).sum();
+    let correct: u64 = metrics.per_class.iter().map(|c| c.correct).sum();
+    assert_eq!(total, 2000);
+    let accuracy = metrics.test_accuracy.expect("evaluated");
+    assert!((correct as f64 / total as f64 - accuracy).abs() < 1e-12);
+
+    // Per client: only the client on a built-in partition (half of 8,000).
+    assert_eq!(metrics.clients.len(), 1, "{:?}", metrics.clients);
+    let client = &metrics.clients[0];
+    assert_eq!(client.client_id, "with-data");
+    assert_eq!(client.platform, "test");
+    assert_eq!(client.examples, 4000);
+    assert!((0.0..=1.0).contains(&client.accuracy));
+
+    // The feed holds the whole story, from the header on.
+    let feed = server.handle.feed().subscribe(0).missed;
+    let kinds: Vec<String> = feed
+        .iter()
+        .map(|item| {
+            let json = serde_json::to_value(&item.event).expect("event JSON");
+            json["type"].as_str().expect("type tag").to_owned()
+        })
+        .collect();
+    // The run has one round, so `finished` may already follow.
+    assert_eq!(
+        kinds[..6],
+        [
+            "run_started",
+            "client_joined",
+            "client_joined",
+            "round_started",
+            "update_accepted",
+            "round_completed"
+        ]
+    );
+    match &feed[1].event {
+        starling_server::LiveEvent::ClientJoined(info) => {
+            assert_eq!(info.partition, Some(0));
+            assert_eq!(info.num_examples, 4000);
+        }
+        other => panic!("expected ClientJoined, got {other:?}"),
+    }
+    let header =
+        std::fs::read_to_string(server.handle.run_dir().join("header.json")).expect("header.json");
+    assert!(header.contains("\"strategy\": \"fedavg\""), "{header}");
+
+    drop((with_data, straggler));
+    server.finish().await;
+}

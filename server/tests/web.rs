@@ -114,6 +114,23 @@ async fn unknown_path_is_404() {
 }
 
 #[tokio::test]
+async fn a_folder_without_its_slash_redirects_to_the_folder() {
+    let (dir, _) = client_folder();
+    let dashboard = dir.path().join("dashboard");
+    std::fs::create_dir(&dashboard).expect("mkdir");
+    std::fs::write(dashboard.join("index.html"), "<p>dashboard</p>").expect("write");
+    let addr = serve(WebAssets::load(dir.path()).expect("load").router()).await;
+    let reply = get(addr, "/dashboard?run=r1", &[]).await;
+    assert_eq!(reply.status, 308);
+    assert_eq!(reply.header("location"), Some("/dashboard/?run=r1"));
+    let reply = get(addr, "/dashboard/", &[]).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body, b"<p>dashboard</p>");
+    // A file of the same name still wins, and a missing folder is 404.
+    assert_eq!(get(addr, "/pkg", &[]).await.status, 404);
+}
+
+#[tokio::test]
 async fn unbuilt_client_explains_how_to_build_it() {
     let addr = serve(WebAssets::empty().router()).await;
     let reply = get(addr, "/", &[]).await;

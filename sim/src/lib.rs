@@ -10,7 +10,9 @@ use starling_client::{
     ClientError, DataSource, Session, SessionEnd, Transport, TransportError, drive,
 };
 use starling_edge::train_blocking;
-use starling_server::{Link, Outbound, RunConfig, RunEvent, RunSummary, StartError, start_run};
+use starling_server::{
+    Link, LiveEvent, Outbound, RunConfig, RunSummary, Sequenced, StartError, start_run,
+};
 use tokio::sync::Semaphore;
 
 /// A simulation: the run plus how many clients to create.
@@ -140,13 +142,16 @@ pub async fn simulate(config: SimConfig) -> Result<SimReport, SimError> {
 /// Waits for the coordinator to announce `client_id`; gives up after 60 s
 /// (the run then proceeds and the mapping may differ between runs).
 async fn wait_until_joined(
-    events: &mut tokio::sync::broadcast::Receiver<RunEvent>,
+    events: &mut tokio::sync::broadcast::Receiver<Arc<Sequenced>>,
     client_id: &str,
 ) {
     let wait = async {
         loop {
             match events.recv().await {
-                Ok(RunEvent::ClientJoined { client_id: id, .. }) if id == client_id => return,
+                Ok(item) if matches!(&item.event, LiveEvent::ClientJoined(info) if info.client_id == client_id) =>
+                {
+                    return;
+                }
                 Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             }
@@ -188,11 +193,11 @@ fn progress_bar(rounds: u32) -> ProgressBar {
 
 fn watch_progress(
     bar: ProgressBar,
-    mut events: tokio::sync::broadcast::Receiver<RunEvent>,
+    mut events: tokio::sync::broadcast::Receiver<Arc<Sequenced>>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        while let Ok(event) = events.recv().await {
-            if let RunEvent::RoundCompleted(metrics) = event {
+        while let Ok(item) = events.recv().await {
+            if let LiveEvent::RoundCompleted(metrics) = &item.event {
                 bar.set_position(u64::from(metrics.round));
                 if let Some(accuracy) = metrics.test_accuracy {
                     bar.set_message(format!("test accuracy {:.2}%", accuracy * 100.0));

@@ -1,5 +1,28 @@
-//! The Leptos dashboard served at `/dashboard`: live accuracy, bytes per
-//! round, privacy spent and per-cohort accuracy of a run.
+//! The Starling dashboard, a Leptos app compiled to WebAssembly and served
+//! by the server at `/dashboard`. It follows the run the server executes
+//! live (server-sent events from `/api/live`) or shows a past run from the
+//! runs API, and can overlay a second run's curves.
 //!
-//! Only the crate exists so far; the server already broadcasts the round
-//! metrics it will display (`starling_server::RunEvent`).
+//! - [`model`]: what each panel shows, computed from a
+//!   [`starling_runlog::RunView`]; plain Rust, tested natively.
+//! - [`page`]: how the page is addressed (`?run=`, `?compare=`).
+//! - `app`, `api`, `live` (wasm32 only): the Leptos components, the JSON
+//!   fetches and the event-stream subscription.
+
+pub mod model;
+pub mod page;
+
+#[cfg(target_arch = "wasm32")]
+mod api;
+#[cfg(target_arch = "wasm32")]
+mod app;
+#[cfg(target_arch = "wasm32")]
+mod live;
+
+/// Entry point: mounts the dashboard on the page's body.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(app::App);
+}

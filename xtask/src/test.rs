@@ -23,14 +23,17 @@ pub fn run() -> anyhow::Result<()> {
             "warnings",
         ],
     )?;
-    // The browser client and everything under it (proto, data, train with
-    // wgpu, client) checked for wasm32.
+    // The browser client and the dashboard, with everything under them
+    // (proto, data, train with wgpu, client, runlog, charts), checked for
+    // wasm32.
     cmd::run(
         &cargo,
         &[
             "clippy",
             "--package",
             "starling-client-wasm",
+            "--package",
+            "starling-web-ui",
             "--target",
             toolchain::WASM_TARGET,
             "--profile",

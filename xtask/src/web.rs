@@ -1,7 +1,9 @@
-//! `cargo xtask build-web`: compiles the browser client to wasm32 (release),
-//! runs wasm-bindgen on it, and lays out `target/web/client/` for the server
-//! to serve: the page from `client-wasm/www/`, the bindings under `pkg/`,
-//! and a gzip copy of each large file.
+//! `cargo xtask build-web`: compiles the browser client and the dashboard
+//! to wasm32 (release), runs wasm-bindgen on each, and lays out
+//! `target/web/client/` for the server to serve: the client's page from
+//! `client-wasm/www/` at the root and the dashboard from `web-ui/www/` under
+//! `dashboard/`, each with its bindings under `pkg/` and a gzip copy of each
+//! large file.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,29 +14,55 @@ use flate2::write::GzEncoder;
 
 use crate::{bindgen, cmd, toolchain};
 
-/// Cargo profile of the browser client (see the workspace Cargo.toml).
+/// Cargo profile of the wasm crates (see the workspace Cargo.toml).
 pub const PROFILE: &str = "wasm-release";
-/// The browser client's package and its wasm file name.
-const PACKAGE: &str = "starling-client-wasm";
-const WASM_FILE: &str = "starling_client_wasm.wasm";
 
-/// Builds the browser client and returns the folder the server serves.
+/// A wasm crate and where its page goes.
+struct App {
+    /// Cargo package.
+    package: &'static str,
+    /// Folder (from the workspace root) with its HTML, CSS and JavaScript.
+    www: &'static str,
+    /// Folder under `target/web/client/` it is served from.
+    mount: &'static str,
+}
+
+/// The browser client at `/`, the dashboard at `/dashboard/`.
+const APPS: [App; 2] = [
+    App {
+        package: "starling-client-wasm",
+        www: "client-wasm/www",
+        mount: "",
+    },
+    App {
+        package: "starling-web-ui",
+        www: "web-ui/www",
+        mount: "dashboard",
+    },
+];
+
+/// Builds the browser client and the dashboard and returns the folder the
+/// server serves.
 pub fn build() -> anyhow::Result<PathBuf> {
     toolchain::ensure()?;
     let root = cmd::workspace_root();
     let cargo = cmd::cargo();
-    cmd::run(
-        &cargo,
-        &[
-            "build",
-            "--package",
-            PACKAGE,
-            "--target",
-            toolchain::WASM_TARGET,
-            "--profile",
-            PROFILE,
-        ],
-    )?;
+    // One build per package: built together, cargo would unify their
+    // dependencies' features and rebuild the client's whole graph.
+    for app in &APPS {
+        cmd::run(
+            &cargo,
+            &[
+                "build",
+                "--package",
+                app.package,
+                "--target",
+                toolchain::WASM_TARGET,
+                "--profile",
+                PROFILE,
+            ],
+        )?;
+    }
     let bindgen = bindgen::ensure(&root)?;
 
     let out = root.join("target").join("web").join("client");
@@ -42,29 +70,35 @@ pub fn build() -> anyhow::Result<PathBuf> {
         std::fs::remove_dir_all(&out)
             .with_context(|| format!("failed to clear {}", out.display()))?;
     }
-    let pkg = out.join("pkg");
-    std::fs::create_dir_all(&pkg).with_context(|| format!("failed to create {}", pkg.display()))?;
-    let wasm = root
-        .join("target")
-        .join(toolchain::WASM_TARGET)
-        .join(PROFILE)
-        .join(WASM_FILE);
-    cmd::run(
-        &bindgen.to_string_lossy(),
-        &[
-            "--target",
-            "web",
-            "--no-typescript",
-            "--remove-producers-section",
-            "--remove-name-section",
-            "--out-dir",
-            &pkg.to_string_lossy(),
-            &wasm.to_string_lossy(),
-        ],
-    )?;
-    copy_dir(&root.join("client-wasm").join("www"), &out)?;
+    for app in &APPS {
+        let dir = out.join(app.mount);
+        let pkg = dir.join("pkg");
+        std::fs::create_dir_all(&pkg)
+            .with_context(|| format!("failed to create {}", pkg.display()))?;
+        let wasm = root
+            .join("target")
+            .join(toolchain::WASM_TARGET)
+            .join(PROFILE)
+            .join(format!("{}.wasm", app.package.replace('-', "_")));
+        cmd::run(
+            &bindgen.to_string_lossy(),
+            &[
+                "--target",
+                "web",
+                "--no-typescript",
+                "--remove-producers-section",
+                "--remove-name-section",
+                "--out-dir",
+                &pkg.to_string_lossy(),
+                &wasm.to_string_lossy(),
+            ],
+        )?;
+        copy_dir(&root.join(app.www), &dir)?;
+    }
     compress_large_files(&out)?;
-    report_sizes(&pkg)?;
+    for app in &APPS {
+        report_sizes(&out.join(app.mount).join("pkg"))?;
+    }
     Ok(out)
 }
 

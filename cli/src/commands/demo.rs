@@ -91,6 +91,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         } else {
             println!("  join:      browser client not built (run `cargo xtask build-web`)");
         }
+        if ready.dashboard {
+            println!(
+                "  dashboard: http://{}/dashboard/  <- the run live: accuracy, bytes, clients",
+                ready.address
+            );
+        } else {
+            println!("  dashboard: not built (run `cargo xtask build-web`)");
+        }
         println!("  clients:   {url} ({clients} edge clients in this process)");
         println!("  outputs:   {}", ready.run.run_dir().display());
         if browsers > 0 && lobby > 0.0 {

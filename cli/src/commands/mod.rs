@@ -2,5 +2,6 @@
 
 pub mod demo;
 pub mod edge;
+pub mod plot;
 pub mod serve;
 pub mod sim;

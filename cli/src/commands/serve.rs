@@ -64,6 +64,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 ready.address
             );
         }
+        if ready.dashboard {
+            println!(
+                "dashboard: http://{}/dashboard/ shows the run live",
+                ready.address
+            );
+        }
         println!(
             "run {} writes to {}",
             ready.run.run_id(),
@@ -84,7 +90,8 @@ pub async fn serve_run(
     on_ready: impl FnOnce(&Ready<'_>),
 ) -> anyhow::Result<(RunSummary, PathBuf)> {
     let web = WebAssets::load(web_dir)?;
-    let browser_client = !web.is_empty();
+    let browser_client = web.contains("index.html");
+    let dashboard = web.contains("dashboard/index.html");
     let runs_dir = config.runs_dir.clone();
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -95,8 +102,13 @@ pub async fn serve_run(
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(starling_server::serve(
         listener,
-        http::router(handle.connector(), web)
-            .merge(api::router(runs_dir, Some(handle.run_id().to_owned()))),
+        http::router(handle.connector(), web).merge(api::router(
+            runs_dir,
+            Some(api::LiveRun {
+                run_id: handle.run_id().to_owned(),
+                feed: handle.feed(),
+            }),
+        )),
         async move {
             let _ = http_stopped.await;
         },
@@ -107,6 +119,7 @@ pub async fn serve_run(
         address,
         run: &handle,
         browser_client,
+        dashboard,
     });
     let run_dir = handle.run_dir().to_path_buf();
     let summary = handle.wait().await;
@@ -131,6 +144,8 @@ pub struct Ready<'a> {
     pub run: &'a RunHandle,
     /// True when the browser client's files are served.
     pub browser_client: bool,
+    /// True when the dashboard's files are served.
+    pub dashboard: bool,
 }
 
 /// Stops the run on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed

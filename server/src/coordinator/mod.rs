@@ -20,6 +20,7 @@ use starling_proto::{
     Capabilities, ClientMessage, ClientUpdate, DataAssignment, ErrorCode, FinishReason, ParamSet,
     RoundTask, ServerMessage, encode_server,
 };
+use starling_runlog::{ClassAccuracy, ClientAccuracy, ClientInfo, LiveEvent, RunHeader, Sequenced};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
@@ -29,6 +30,7 @@ use registry::{Registered, Registry};
 use round::{OpenRound, Rejection};
 
 use crate::config::RunConfig;
+use crate::feed::Feed;
 use crate::link::{ConnectionId, Connector, Event};
 use crate::outputs::{RoundMetrics, RunOutputs, RunSummary};
 use crate::sampling::{client_seed, sample_clients, sample_size};
@@ -36,31 +38,6 @@ use crate::setup::{RunData, StartError};
 
 /// Events queued from connections before their tasks wait.
 const EVENT_QUEUE: usize = 1024;
-
-/// Progress notifications for observers (the CLI, later the dashboard).
-#[derive(Clone, Debug)]
-pub enum RunEvent {
-    /// A client registered.
-    ClientJoined {
-        /// Its id.
-        client_id: String,
-        /// What it reported.
-        capabilities: Capabilities,
-    },
-    /// A round sent out its tasks.
-    RoundStarted {
-        /// Round number.
-        round: u32,
-        /// Clients sampled.
-        sampled: usize,
-        /// Clients connected.
-        available: usize,
-    },
-    /// A round closed and was aggregated.
-    RoundCompleted(RoundMetrics),
-    /// The run ended.
-    Finished(RunSummary),
-}
 
 /// The global model after a round, for observers and tests.
 #[derive(Clone, Debug)]
@@ -77,7 +54,7 @@ pub struct RunHandle {
     run_id: String,
     run_dir: PathBuf,
     connector: Connector,
-    events: broadcast::Sender<RunEvent>,
+    feed: Feed,
     model: watch::Receiver<ModelSnapshot>,
     shutdown: StopHandle,
     task: JoinHandle<RunSummary>,
@@ -112,8 +89,13 @@ impl RunHandle {
     }
 
     /// Subscribes to progress events from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<RunEvent> {
-        self.events.subscribe()
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Sequenced>> {
+        self.feed.subscribe(u64::MAX).live
+    }
+
+    /// The run's live feed, with every event since the start.
+    pub fn feed(&self) -> Feed {
+        self.feed.clone()
     }
 
     /// Returns a receiver of the latest global model.
@@ -157,7 +139,12 @@ pub async fn start_run(config: RunConfig) -> Result<RunHandle, StartError> {
 
     let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
     let connector = Connector::new(events_tx, config.max_message_bytes, config.max_connections);
-    let (observers, _) = broadcast::channel(256);
+    let feed = Feed::new();
+    let header = run_header(&config, &run_id);
+    if let Err(err) = outputs.write_json("header.json", &header) {
+        tracing::error!(run_id, error = %err, "failed to write the run header");
+    }
+    feed.publish(LiveEvent::RunStarted(header));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let initial = ModelSnapshot {
         round: 0,
@@ -179,11 +166,13 @@ pub async fn start_run(config: RunConfig) -> Result<RunHandle, StartError> {
         strategy: Strategy::fedavg(),
         global: data.initial_model,
         test_set: Arc::new(data.test_set),
+        train_set: Arc::new(data.train_set),
+        partitions: Arc::new(data.partitions),
         run_id: run_id.clone(),
         outputs,
         events: events_rx,
         shutdown: shutdown_rx,
-        observers: observers.clone(),
+        feed: feed.clone(),
         model_tx,
         registry: Registry::default(),
         open: None,
@@ -199,7 +188,7 @@ pub async fn start_run(config: RunConfig) -> Result<RunHandle, StartError> {
         run_id,
         run_dir,
         connector,
-        events: observers,
+        feed,
         model: model_rx,
         shutdown: StopHandle(Arc::new(shutdown_tx)),
         task,
@@ -233,11 +222,13 @@ struct Coordinator {
     run_id: String,
     outputs: RunOutputs,
     test_set: Arc<Dataset>,
+    train_set: Arc<Dataset>,
+    partitions: Arc<Vec<Vec<usize>>>,
     global: ParamSet,
     strategy: Strategy,
     events: mpsc::Receiver<Event>,
     shutdown: watch::Receiver<bool>,
-    observers: broadcast::Sender<RunEvent>,
+    feed: Feed,
     model_tx: watch::Sender<ModelSnapshot>,
     registry: Registry,
     open: Option<OpenRound>,
@@ -378,9 +369,9 @@ impl Coordinator {
             available = candidates.len(),
             "round started"
         );
-        let _ = self.observers.send(RunEvent::RoundStarted {
+        self.feed.publish(LiveEvent::RoundStarted {
             round,
-            sampled: sampled.len(),
+            sampled: sampled.clone(),
             available: candidates.len(),
         });
         self.open = Some(OpenRound::new(round, sampled.iter().cloned().collect()));
@@ -445,11 +436,21 @@ impl Coordinator {
         if !dropped.is_empty() {
             tracing::warn!(round, dropped = ?dropped, "round closed without updates from some sampled clients");
         }
+        // Stragglers: still connected, but no update by the deadline.
+        let late = dropped
+            .iter()
+            .filter(|id| {
+                self.registry
+                    .client(id)
+                    .is_some_and(|c| c.connection.is_some())
+            })
+            .count();
         let mut metrics = RoundMetrics {
             round,
             sampled: open.sampled.len(),
             completed: open.accepted.len(),
             dropped: dropped.len(),
+            late,
             rejected: open.rejected,
             examples: open
                 .accepted
@@ -458,6 +459,9 @@ impl Coordinator {
             train_loss: weighted_loss(&open),
             bytes_up: open.bytes_up,
             bytes_down: open.bytes_down,
+            // Updates and models travel as plain f32 values for now.
+            bytes_up_uncompressed: open.bytes_up,
+            bytes_down_uncompressed: open.bytes_down,
             ..RoundMetrics::default()
         };
         self.aggregate(&open, &mut metrics);
@@ -481,7 +485,7 @@ impl Coordinator {
         if let Err(err) = self.outputs.append_round(&metrics) {
             tracing::error!(round, error = %err, "failed to write round metrics");
         }
-        let _ = self.observers.send(RunEvent::RoundCompleted(metrics));
+        self.feed.publish(LiveEvent::RoundCompleted(metrics));
     }
 
     fn aggregate(&mut self, open: &OpenRound, metrics: &mut RoundMetrics) {
@@ -532,14 +536,31 @@ impl Coordinator {
         let params = self.global.clone();
         let model = self.config.train.model;
         let test_set = Arc::clone(&self.test_set);
+        let clients = if self.config.evaluate_clients {
+            self.partition_holders()
+        } else {
+            Vec::new()
+        };
+        let train_set = Arc::clone(&self.train_set);
+        let partitions = Arc::clone(&self.partitions);
         let result = tokio::task::spawn_blocking(move || {
-            starling_train::evaluate(model, &params, &test_set)
+            let test = starling_train::evaluate(model, &params, &test_set)?;
+            let per_client = evaluate_clients(model, &params, &train_set, &partitions, clients)?;
+            Ok::<_, starling_train::TrainError>((test, per_client))
         })
         .await;
         match result {
-            Ok(Ok(evaluation)) => {
+            Ok(Ok((evaluation, clients))) => {
                 metrics.test_accuracy = Some(evaluation.accuracy);
                 metrics.test_loss = Some(evaluation.loss);
+                metrics.per_class = (0..evaluation.per_class_total.len())
+                    .map(|label| ClassAccuracy {
+                        label: label as u8,
+                        correct: evaluation.per_class_correct[label],
+                        total: evaluation.per_class_total[label],
+                    })
+                    .collect();
+                metrics.clients = clients;
                 self.last_accuracy = Some(evaluation.accuracy);
             }
             Ok(Err(err)) => {
@@ -549,6 +570,17 @@ impl Coordinator {
                 tracing::error!(round = metrics.round, error = %err, "evaluation task failed")
             }
         }
+    }
+
+    /// Clients that train on a built-in partition, with what they reported.
+    fn partition_holders(&self) -> Vec<(String, Capabilities, usize)> {
+        self.registry
+            .clients()
+            .filter_map(|(id, entry)| {
+                let partition = entry.partition? as usize;
+                Some((id.clone(), entry.capabilities.clone(), partition))
+            })
+            .collect()
     }
 
     fn handle(&mut self, event: Event) {
@@ -563,6 +595,7 @@ impl Coordinator {
             Event::Closed { connection } => {
                 if let Some(client_id) = self.registry.close(connection) {
                     tracing::info!(client = client_id, connection, "client disconnected");
+                    self.feed.publish(LiveEvent::ClientLeft { client_id });
                 }
             }
             Event::Message {
@@ -591,6 +624,7 @@ impl Coordinator {
                 self.registry.close_connection(connection);
                 if let Some(client_id) = self.registry.close(connection) {
                     tracing::info!(client = client_id, "client left");
+                    self.feed.publish(LiveEvent::ClientLeft { client_id });
                 }
                 Ok(())
             }
@@ -673,16 +707,24 @@ impl Coordinator {
         );
         let welcome = ServerMessage::Welcome {
             run_id: self.run_id.clone(),
-            assignment,
+            assignment: assignment.clone(),
         };
         if let Some(size) = self.registry.send(connection, &welcome) {
             self.count_down(size);
         }
         self.resend_open_task(&client_id);
-        let _ = self.observers.send(RunEvent::ClientJoined {
+        let partition = assignment.as_ref().map(|a| a.index);
+        let examples = partition
+            .and_then(|p| self.partitions.get(p as usize))
+            .map_or(num_examples, |part| part.len() as u64);
+        self.feed.publish(LiveEvent::ClientJoined(ClientInfo {
             client_id,
-            capabilities,
-        });
+            platform: capabilities.platform,
+            backend: capabilities.backend,
+            device: capabilities.device,
+            num_examples: examples,
+            partition,
+        }));
         Ok(())
     }
 
@@ -735,6 +777,10 @@ impl Coordinator {
         };
         open.accept(&client_id, update, self.global.specs())?;
         tracing::debug!(client = client_id, round = update_round, "update accepted");
+        self.feed.publish(LiveEvent::UpdateAccepted {
+            round: update_round,
+            client_id,
+        });
         let accepted = ServerMessage::Accepted {
             round: update_round,
         };
@@ -799,8 +845,77 @@ impl Coordinator {
                 "run finished"
             ),
         }
-        let _ = self.observers.send(RunEvent::Finished(summary.clone()));
+        self.feed.publish(LiveEvent::Finished(summary.clone()));
         summary
+    }
+}
+
+/// Evaluates the global model on each client's built-in partition.
+fn evaluate_clients(
+    model: starling_proto::ModelKind,
+    params: &ParamSet,
+    train_set: &Dataset,
+    partitions: &[Vec<usize>],
+    clients: Vec<(String, Capabilities, usize)>,
+) -> Result<Vec<ClientAccuracy>, starling_train::TrainError> {
+    let mut results = Vec::with_capacity(clients.len());
+    for (client_id, capabilities, partition) in clients {
+        let Some(indices) = partitions.get(partition).filter(|p| !p.is_empty()) else {
+            continue;
+        };
+        let data = train_set.subset(indices);
+        let evaluation = starling_train::evaluate(model, params, &data)?;
+        results.push(ClientAccuracy {
+            client_id,
+            platform: capabilities.platform,
+            backend: capabilities.backend,
+            examples: evaluation.total,
+            accuracy: evaluation.accuracy,
+            loss: evaluation.loss,
+        });
+    }
+    Ok(results)
+}
+
+/// What the dashboard shows at the top of a run.
+fn run_header(config: &RunConfig, run_id: &str) -> RunHeader {
+    let dataset = match &config.data.dir {
+        Some(dir) => format!("MNIST-format IDX files in {}", dir.display()),
+        None => "embedded MNIST digits (8,000 train / 2,000 test)".to_owned(),
+    };
+    let partition = match config.data.scheme() {
+        Ok(scheme) => format!(
+            "{} into {} partitions",
+            describe_scheme(&scheme),
+            config.partitions()
+        ),
+        Err(_) => config.data.partition.clone(),
+    };
+    let started_at_ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    RunHeader {
+        run_id: run_id.to_owned(),
+        strategy: config.strategy.clone(),
+        model: config.train.model.as_str().to_owned(),
+        dataset,
+        partition,
+        seed: config.seed,
+        started_at_ms,
+        rounds: config.rounds,
+        compression: "off".to_owned(),
+        secure_aggregation: "off".to_owned(),
+        privacy: None,
+    }
+}
+
+fn describe_scheme(scheme: &starling_proto::PartitionScheme) -> String {
+    use starling_proto::PartitionScheme;
+    match scheme {
+        PartitionScheme::Iid => "IID".to_owned(),
+        PartitionScheme::Dirichlet { alpha } => format!("Dirichlet(α = {alpha})"),
+        PartitionScheme::Shards { per_client } => format!("label shards ({per_client} per client)"),
+        PartitionScheme::Quantity { sigma } => format!("log-normal sizes (σ = {sigma})"),
     }
 }
 

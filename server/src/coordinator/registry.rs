@@ -91,6 +91,11 @@ impl Registry {
         self.clients.get(client_id)
     }
 
+    /// Every client that ever registered, in id order.
+    pub fn clients(&self) -> impl Iterator<Item = (&String, &ClientEntry)> {
+        self.clients.iter()
+    }
+
     /// Ids of clients with a live connection, sorted.
     pub fn connected_ids(&self) -> Vec<String> {
         self.clients

@@ -70,9 +70,33 @@ pub async fn get(addr: std::net::SocketAddr, path: &str, headers: &[(&str, &str)
         .filter_map(|line| line.split_once(':'))
         .map(|(key, value)| (key.trim().to_lowercase(), value.trim().to_owned()))
         .collect();
-    Reply {
+    let mut reply = Reply {
         status,
         headers,
         body: raw[split + 4..].to_vec(),
+    };
+    if reply.header("transfer-encoding") == Some("chunked") {
+        reply.body = dechunk(&reply.body);
+    }
+    reply
+}
+
+/// Joins the chunks of a `Transfer-Encoding: chunked` body.
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = raw
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size line");
+        let size_text = std::str::from_utf8(&raw[..line_end]).expect("chunk size");
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .expect("hex chunk size");
+        raw = &raw[line_end + 2..];
+        if size == 0 {
+            return body;
+        }
+        body.extend_from_slice(&raw[..size]);
+        raw = &raw[size + 2..];
     }
 }

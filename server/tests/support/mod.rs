@@ -10,7 +10,9 @@ use starling_proto::{
     Capabilities, ClientMessage, ClientUpdate, ErrorCode, ModelKind, ParamSet, RoundTask,
     ServerMessage, UpdatePayload, decode_server, encode_client,
 };
-use starling_server::{ModelSnapshot, RoundMetrics, RunConfig, RunEvent, RunHandle, RunSummary};
+use starling_server::{
+    LiveEvent, ModelSnapshot, RoundMetrics, RunConfig, RunHandle, RunSummary, Sequenced,
+};
 use tempfile::TempDir;
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, oneshot};
@@ -46,7 +48,7 @@ pub fn test_config(min_clients: u32, rounds: u32) -> RunConfig {
 pub struct TestServer {
     /// The run under test.
     pub handle: RunHandle,
-    events: broadcast::Receiver<RunEvent>,
+    events: broadcast::Receiver<std::sync::Arc<Sequenced>>,
     addr: SocketAddr,
     shutdown: oneshot::Sender<()>,
     serve_task: JoinHandle<std::io::Result<()>>,
@@ -109,14 +111,14 @@ impl TestServer {
     /// sampled and available client counts.
     pub async fn round_started(&mut self, round: u32) -> (usize, usize) {
         loop {
-            if let RunEvent::RoundStarted {
+            if let LiveEvent::RoundStarted {
                 round: started,
                 sampled,
                 available,
             } = self.next_event().await
                 && started == round
             {
-                return (sampled, available);
+                return (sampled.len(), available);
             }
         }
     }
@@ -124,7 +126,7 @@ impl TestServer {
     /// Waits for the metrics of `round`.
     pub async fn round_completed(&mut self, round: u32) -> RoundMetrics {
         loop {
-            if let RunEvent::RoundCompleted(metrics) = self.next_event().await
+            if let LiveEvent::RoundCompleted(metrics) = self.next_event().await
                 && metrics.round == round
             {
                 return metrics;
@@ -132,12 +134,12 @@ impl TestServer {
         }
     }
 
-    async fn next_event(&mut self) -> RunEvent {
+    async fn next_event(&mut self) -> LiveEvent {
         let received = timeout(STEP_TIMEOUT, self.events.recv())
             .await
             .expect("timed out waiting for a run event");
         match received {
-            Ok(event) => event,
+            Ok(item) => item.event.clone(),
             Err(err) => panic!("run event stream failed: {err}"),
         }
     }
@@ -236,17 +238,23 @@ impl TestClient {
             .expect("WebSocket close failed");
     }
 
-    /// Registers as `client_id` and waits for `Welcome`.
+    /// Registers as `client_id` with data of its own and waits for `Welcome`.
     pub async fn register(&mut self, client_id: &str) {
+        self.register_with(client_id, false).await;
+    }
+
+    /// Registers as `client_id`, asking for a built-in partition when
+    /// `wants_data`, and waits for `Welcome`.
+    pub async fn register_with(&mut self, client_id: &str, wants_data: bool) {
         self.send(&ClientMessage::Register {
             client_id: client_id.to_owned(),
             capabilities: Capabilities {
                 platform: "test".to_owned(),
                 backend: "none".to_owned(),
                 device: "none".to_owned(),
-                wants_data: false,
+                wants_data,
             },
-            num_examples: 100,
+            num_examples: if wants_data { 0 } else { 100 },
         })
         .await;
         match self.recv().await {

@@ -1,0 +1,150 @@
+//! One round's metrics: participation, bytes on the wire, training loss,
+//! the global model's accuracy (overall, per class, per client) and, when
+//! those features are on, privacy spent and secure-aggregation survivors.
+//! Fields added after the first release default when absent, so older
+//! `metrics.jsonl` files still read.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cohort::{ClassAccuracy, ClientAccuracy};
+
+/// Metrics of one round, as written to `metrics.jsonl` and streamed live.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoundMetrics {
+    /// Round number, from 1.
+    pub round: u32,
+    /// Seconds from the start of the run to the end of this round.
+    pub wall_time_s: f64,
+    /// Seconds this round took, from sampling to aggregation.
+    pub duration_s: f64,
+    /// Clients sampled.
+    pub sampled: usize,
+    /// Sampled clients whose update was accepted.
+    pub completed: usize,
+    /// Sampled clients with no accepted update when the round closed; the
+    /// `late` ones among them were still connected.
+    pub dropped: usize,
+    /// Sampled clients still connected when the round closed without their
+    /// update: stragglers that missed the deadline. Included in `dropped`.
+    #[serde(default)]
+    pub late: usize,
+    /// Messages rejected during the round (wrong round, bad layout, NaN…).
+    pub rejected: usize,
+    /// Examples behind the accepted updates.
+    pub examples: u64,
+    /// Example-weighted mean of the clients' local training loss.
+    pub train_loss: Option<f64>,
+    /// Test accuracy of the new global model, when evaluated.
+    pub test_accuracy: Option<f64>,
+    /// Test loss of the new global model, when evaluated.
+    pub test_loss: Option<f64>,
+    /// Bytes of all frames received during the round.
+    pub bytes_up: u64,
+    /// Bytes of all frames sent during the round.
+    pub bytes_down: u64,
+    /// Bytes the received frames would have had with every update sent as
+    /// plain f32 values. Equal to `bytes_up` when nothing is compressed.
+    #[serde(default)]
+    pub bytes_up_uncompressed: u64,
+    /// Bytes the sent frames would have had with every model sent as plain
+    /// f32 values. Equal to `bytes_down` when nothing is compressed.
+    #[serde(default)]
+    pub bytes_down_uncompressed: u64,
+    /// Test accuracy per true label, when evaluated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_class: Vec<ClassAccuracy>,
+    /// The global model evaluated on each client's data, when evaluated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clients: Vec<ClientAccuracy>,
+    /// Privacy spent so far; `None` when differential privacy is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<PrivacyRound>,
+    /// Secure aggregation's outcome; `None` when it is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secure_aggregation: Option<SecAggRound>,
+    /// Aggregation error, if any; the model was left unchanged.
+    pub error: Option<String>,
+}
+
+impl RoundMetrics {
+    /// Uncompressed over actual bytes, both directions together; `None`
+    /// before any byte moved.
+    pub fn compression_ratio(&self) -> Option<f64> {
+        let actual = self.bytes_up + self.bytes_down;
+        let uncompressed = self.bytes_up_uncompressed + self.bytes_down_uncompressed;
+        (actual > 0 && uncompressed > 0).then(|| uncompressed as f64 / actual as f64)
+    }
+
+    /// Sampled clients that disconnected before sending their update.
+    pub fn disconnected(&self) -> usize {
+        self.dropped.saturating_sub(self.late)
+    }
+}
+
+/// Differential privacy after a round.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PrivacyRound {
+    /// ε spent from the start of the run up to and including this round.
+    pub epsilon: f64,
+    /// δ of the guarantee.
+    pub delta: f64,
+    /// The ε budget; the run stops before exceeding it.
+    pub epsilon_budget: Option<f64>,
+    /// Noise standard deviation over the clipping norm.
+    pub noise_multiplier: f64,
+    /// L2 clipping norm of client updates in this round.
+    pub clip_norm: f64,
+}
+
+/// Secure aggregation's outcome for a round.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SecAggRound {
+    /// Clients whose masked input went into the sum.
+    pub survivors: usize,
+    /// Dropped clients whose masks were recovered from shares.
+    pub recovered: usize,
+    /// True when too few clients survived and nothing was aggregated.
+    pub aborted: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn older_lines_without_the_newer_fields_still_read() {
+        let line = r#"{"round":3,"wall_time_s":1.5,"duration_s":0.5,"sampled":4,
+            "completed":3,"dropped":1,"rejected":0,"examples":300,"train_loss":0.4,
+            "test_accuracy":0.9,"test_loss":0.3,"bytes_up":1000,"bytes_down":2000,
+            "error":null}"#;
+        let metrics: RoundMetrics = serde_json::from_str(line).unwrap();
+        assert_eq!(metrics.round, 3);
+        assert_eq!(metrics.late, 0);
+        assert_eq!(metrics.disconnected(), 1);
+        assert!(metrics.per_class.is_empty());
+        assert_eq!(metrics.privacy, None);
+    }
+
+    #[test]
+    fn compression_ratio_is_uncompressed_over_actual() {
+        let metrics = RoundMetrics {
+            bytes_up: 100,
+            bytes_down: 300,
+            bytes_up_uncompressed: 400,
+            bytes_down_uncompressed: 400,
+            ..RoundMetrics::default()
+        };
+        assert_eq!(metrics.compression_ratio(), Some(2.0));
+        assert_eq!(RoundMetrics::default().compression_ratio(), None);
+    }
+
+    #[test]
+    fn late_clients_are_not_counted_as_disconnected() {
+        let metrics = RoundMetrics {
+            dropped: 3,
+            late: 2,
+            ..RoundMetrics::default()
+        };
+        assert_eq!(metrics.disconnected(), 1);
+    }
+}

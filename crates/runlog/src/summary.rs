@@ -1,0 +1,141 @@
+//! What describes a run as a whole: the header a viewer shows at the top
+//! (what was trained, on what, how) and the summary written when it ends.
+
+use serde::{Deserialize, Serialize};
+use starling_proto::FinishReason;
+
+/// What a run trains and how, as shown at the top of the dashboard.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunHeader {
+    /// Run id (the output folder's name).
+    pub run_id: String,
+    /// Aggregation strategy, e.g. `fedavg`.
+    pub strategy: String,
+    /// Model, e.g. `mlp` or `cnn`.
+    pub model: String,
+    /// Data set, e.g. `embedded MNIST digits (8,000 train / 2,000 test)`.
+    pub dataset: String,
+    /// Partitioning of the training split, e.g. `dirichlet(α=0.3) into 100`.
+    pub partition: String,
+    /// Seed of the run.
+    pub seed: u64,
+    /// Start time in milliseconds since the Unix epoch.
+    pub started_at_ms: u64,
+    /// Rounds planned.
+    pub rounds: u32,
+    /// Update compression, `off` when updates go as plain f32.
+    pub compression: String,
+    /// Secure aggregation, `off` when the server sees each update.
+    pub secure_aggregation: String,
+    /// Differential privacy settings; `None` when it is off.
+    pub privacy: Option<PrivacySettings>,
+}
+
+/// Differential privacy settings of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PrivacySettings {
+    /// δ of the guarantee.
+    pub delta: f64,
+    /// The ε budget; the run stops before exceeding it.
+    pub epsilon_budget: Option<f64>,
+    /// Noise standard deviation over the clipping norm.
+    pub noise_multiplier: f64,
+    /// L2 clipping norm at the start.
+    pub clip_norm: f64,
+}
+
+/// End-of-run record, written to `summary.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Run id (the output folder's name).
+    pub run_id: String,
+    /// Reason the run ended.
+    pub reason: FinishReason,
+    /// Rounds completed.
+    pub rounds: u32,
+    /// Last measured test accuracy.
+    pub final_accuracy: Option<f64>,
+    /// Seconds from start to end.
+    pub wall_time_s: f64,
+    /// Total bytes received over the run.
+    pub bytes_up: u64,
+    /// Total bytes sent over the run.
+    pub bytes_down: u64,
+}
+
+/// Where a run stands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status", content = "reason")]
+pub enum RunStatus {
+    /// Rounds are in progress.
+    Running,
+    /// All rounds ran, or the target accuracy was reached.
+    Finished(String),
+    /// The operator stopped it.
+    Stopped,
+    /// It failed; the text says why.
+    Failed(String),
+    /// It ended without a summary (the process was killed).
+    Incomplete,
+}
+
+impl RunStatus {
+    /// The status a finished run's reason gives.
+    pub fn from_reason(reason: &FinishReason) -> Self {
+        match reason {
+            FinishReason::RoundsCompleted | FinishReason::TargetAccuracy => {
+                Self::Finished(reason.to_string())
+            }
+            FinishReason::Stopped => Self::Stopped,
+            FinishReason::Failed(cause) => Self::Failed(cause.clone()),
+        }
+    }
+
+    /// One word: `running`, `finished`, `stopped`, `failed`, `incomplete`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Finished(_) => "finished",
+            Self::Stopped => "stopped",
+            Self::Failed(_) => "failed",
+            Self::Incomplete => "incomplete",
+        }
+    }
+
+    /// The word with its reason, e.g. `failed: not enough clients`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Finished(reason) => format!("finished ({reason})"),
+            Self::Failed(cause) => format!("failed: {cause}"),
+            other => other.word().to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_from_reasons() {
+        assert_eq!(
+            RunStatus::from_reason(&FinishReason::TargetAccuracy).describe(),
+            "finished (target accuracy reached)"
+        );
+        let failed = RunStatus::from_reason(&FinishReason::Failed("no clients".into()));
+        assert_eq!(failed.word(), "failed");
+        assert_eq!(failed.describe(), "failed: no clients");
+        assert_eq!(
+            RunStatus::from_reason(&FinishReason::Stopped).word(),
+            "stopped"
+        );
+    }
+
+    #[test]
+    fn status_serialises_with_its_reason() {
+        let json = serde_json::to_string(&RunStatus::Failed("boom".into())).unwrap();
+        assert_eq!(json, r#"{"status":"failed","reason":"boom"}"#);
+        let json = serde_json::to_string(&RunStatus::Running).unwrap();
+        assert_eq!(json, r#"{"status":"running"}"#);
+    }
+}
