@@ -120,6 +120,15 @@ pub struct RunArgs {
     /// Largest accepted message, in bytes.
     #[arg(long, value_name = "BYTES")]
     pub max_message_bytes: Option<usize>,
+    /// Compression of client updates: none, 8bit, 4bit, 2bit (each with an
+    /// optional :chunk), qsgd[:levels], sign, topk:F, randk:F, or a
+    /// sparsifier and a value codec joined by +, e.g. topk:0.01+8bit.
+    #[arg(long, value_name = "SPEC")]
+    pub compression: Option<String>,
+    /// Send compressed updates without error feedback (the residual of what
+    /// compression dropped is otherwise added to the next update).
+    #[arg(long)]
+    pub no_error_feedback: bool,
 }
 
 impl RunArgs {
@@ -180,6 +189,10 @@ impl RunArgs {
         }
         set(&mut config.runs_dir, self.runs_dir.clone());
         set(&mut config.strategy, self.strategy.clone());
+        set(&mut config.compression, self.compression.clone());
+        if self.no_error_feedback {
+            config.error_feedback = false;
+        }
         set(&mut config.max_message_bytes, self.max_message_bytes);
     }
 }

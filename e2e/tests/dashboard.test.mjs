@@ -1,6 +1,6 @@
-// The dashboard end to end: a real `starling serve`, real edge clients over
-// WebSockets, the Leptos dashboard in real Chromium, compared against the
-// run's own metrics.jsonl.
+// End-to-end tests of the dashboard: a real `starling serve`, real edge
+// clients over WebSockets and the Leptos dashboard in real Chromium, checked
+// against the run's own metrics.jsonl.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,12 +14,12 @@ import {
 
 const ROUNDS = 8;
 const CLIENTS = 3;
-// The run a dashboard joins mid-way: long enough to be still going when
-// the page is up.
+// Rounds of the run that a dashboard joins mid-way, enough for the run to
+// still be going when the page is up.
 const LONG_ROUNDS = 20;
 
-// The MLP, one epoch; evaluation every second round so the accuracy chart
-// has fewer points than there are rounds.
+// The MLP with two local epochs, evaluated every second round so that the
+// accuracy chart has fewer points than there are rounds.
 function config(rounds = ROUNDS) {
   return `rounds = ${rounds}
 fraction = 1.0
@@ -44,7 +44,7 @@ after(async () => {
   rmSync(runsDir, { recursive: true, force: true });
 });
 
-// Text of a headline figure.
+// Reads the value text of a headline figure.
 const kpi = (page, id) => page.locator(`#${id} .kpi-value`).innerText();
 
 // Waits for `fn(arg)` in the page, with the page's state in the error.
@@ -136,7 +136,8 @@ test('the dashboard follows a run live and matches the server metrics', async ()
     assert.match(header, /mlp/);
     assert.match(header, /finished/);
 
-    // Worst-served client first; a click on the header reverses the order.
+    // The per-client table lists the worst-served client first, and a click
+    // on the accuracy header reverses the order.
     const worstFirst = await page.$$eval('#per-client tbody tr', (trs) => trs.map((tr) => Number(tr.dataset.accuracy)));
     assert.deepEqual(worstFirst, [...worstFirst].sort((a, b) => a - b));
     await page.click('#per-client button[data-column="accuracy"]');

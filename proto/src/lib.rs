@@ -6,12 +6,16 @@
 //! message catalogue and the framing rules.
 
 mod codec;
+mod compression;
 mod message;
 mod params;
 
 pub use codec::{
     CodecError, DEFAULT_MAX_MESSAGE_BYTES, HEADER_LEN, MAGIC, PROTOCOL_VERSION, decode_client,
     decode_server, encode_client, encode_server,
+};
+pub use compression::{
+    DEFAULT_CHUNK, DEFAULT_QSGD_LEVELS, Sparsification, SpecError, UplinkCompression, ValueEncoding,
 };
 pub use message::{
     Capabilities, ClientMessage, ClientUpdate, DataAssignment, ErrorCode, FinishReason,

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::compression::UplinkCompression;
 use crate::params::ParamSet;
 
 /// Model architectures every client can train.
@@ -132,6 +133,16 @@ pub enum ClientMessage {
 pub enum UpdatePayload {
     /// Uncompressed `f32` deltas with their layout.
     Dense(ParamSet),
+    /// The deltas, flattened in the global model's layout and encoded by
+    /// the round's compression chain; the bytes start with the chain's tags.
+    Compressed(Vec<u8>),
+}
+
+impl UpdatePayload {
+    /// Bytes this payload takes inside an encoded message.
+    pub fn encoded_len(&self) -> usize {
+        postcard::experimental::serialized_size(self).unwrap_or(0)
+    }
 }
 
 /// Largest example count an update may report (2^40, far above any real
@@ -164,8 +175,13 @@ pub struct RoundTask {
     pub config: TrainConfig,
     /// Milliseconds the client has before the server stops waiting.
     pub deadline_ms: u64,
-    /// Seed for this client's shuffling in this round.
+    /// Seed for this client's shuffling and stochastic rounding in this
+    /// round.
     pub seed: u64,
+    /// Seed shared by every client of the round (rand-k positions).
+    pub round_seed: u64,
+    /// How the update must be compressed; `None` for plain `f32` values.
+    pub compression: Option<UplinkCompression>,
 }
 
 /// Machine-readable reason attached to [`ServerMessage::Error`].

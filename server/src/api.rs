@@ -6,8 +6,9 @@
 //! - `GET /api/runs/{id}`: configuration, status and summary of one run.
 //! - `GET /api/runs/{id}/metrics`: its `metrics.jsonl` as a JSON array.
 //! - `GET /api/live`: the events of the run this server executes, as
-//!   server-sent events numbered from 1; a reconnect with `Last-Event-ID`
-//!   (or `?after=N`) resumes after that number with no gap and no repeat.
+//!   server-sent events numbered from 1. A reconnect with `Last-Event-ID`
+//!   (or `?after=N`, which the header overrides) resumes after that number
+//!   with no gap and no repeat.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -67,11 +68,11 @@ pub struct RunListing {
     pub rounds: usize,
     /// Last test accuracy in the metrics.
     pub last_accuracy: Option<f64>,
-    /// Strategy, model and seed from `config.toml`.
+    /// Aggregation strategy from `config.toml`.
     pub strategy: Option<String>,
-    /// Model trained.
+    /// Model trained, from `config.toml`.
     pub model: Option<String>,
-    /// Seed of the run.
+    /// Seed of the run, from `config.toml`.
     pub seed: Option<u64>,
 }
 
@@ -83,7 +84,7 @@ pub struct RunDetail {
     pub listing: RunListing,
     /// The run's configuration, when `config.toml` parses.
     pub config: Option<RunConfig>,
-    /// What the dashboard shows at the top (`header.json`).
+    /// Run header shown at the top of the dashboard (`header.json`).
     pub header: Option<RunHeader>,
     /// `summary.json`, once the run has ended.
     pub summary: Option<serde_json::Value>,
@@ -268,7 +269,7 @@ async fn run_metrics(State(runs): State<Arc<Runs>>, UrlPath(id): UrlPath<String>
     }
 }
 
-/// `?after=N`: resume after event N.
+/// Query parameters of `/api/live`: `?after=N` resumes after event N.
 #[derive(Debug, Deserialize)]
 struct LiveQuery {
     after: Option<u64>,
@@ -301,7 +302,7 @@ async fn live_events(
     };
     let subscription = live.feed.subscribe(after);
     if subscription.ended && subscription.missed.is_empty() {
-        // 204 tells a browser's EventSource to stop reconnecting.
+        // A 204 response makes a browser's EventSource stop reconnecting.
         return StatusCode::NO_CONTENT.into_response();
     }
     tracing::debug!(
@@ -316,9 +317,9 @@ async fn live_events(
         .into_response()
 }
 
-/// The missed events, then the live ones, ending after `Finished`. A
-/// subscriber that falls behind the broadcast is cut off; its browser
-/// reconnects with the last number it saw.
+/// Streams the missed events, then the live ones, and ends after
+/// `Finished`. A subscriber that falls behind the broadcast is cut off, and
+/// its browser reconnects with the last number it received.
 fn live_stream(
     missed: VecDeque<Arc<Sequenced>>,
     live: broadcast::Receiver<Arc<Sequenced>>,
@@ -346,7 +347,9 @@ fn live_stream(
                 break item;
             }
             match state.live.recv().await {
-                // Published before the history was taken: already sent.
+                // Already sent from the history. `Feed::subscribe` takes the
+                // history and the receiver under one lock, so this is only a
+                // guard.
                 Ok(item) if item.seq <= state.last => continue,
                 Ok(item) => break item,
                 Err(broadcast::error::RecvError::Lagged(skipped)) => {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use starling_proto::{DEFAULT_MAX_MESSAGE_BYTES, PartitionScheme, TrainConfig};
+use starling_proto::{DEFAULT_MAX_MESSAGE_BYTES, PartitionScheme, TrainConfig, UplinkCompression};
 
 /// Error from parsing or validating a configuration.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +114,13 @@ pub struct RunConfig {
     pub max_connections: usize,
     /// Aggregation strategy; only `fedavg` exists so far.
     pub strategy: String,
+    /// Compression of client updates: `none`, or a spec such as `8bit`,
+    /// `4bit:512`, `qsgd:256`, `sign`, `topk:0.01`, `topk:0.01+8bit`,
+    /// `randk:0.05`.
+    pub compression: String,
+    /// Whether clients carry what compression dropped into their next
+    /// update (error feedback).
+    pub error_feedback: bool,
     /// Local training settings sent to clients.
     pub train: TrainConfig,
     /// Data source and partitioning.
@@ -141,6 +148,8 @@ impl Default for RunConfig {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_connections: 10_000,
             strategy: "fedavg".to_owned(),
+            compression: "none".to_owned(),
+            error_feedback: true,
             train: TrainConfig::default(),
             data: DataConfig {
                 partition: "iid".to_owned(),
@@ -158,6 +167,18 @@ impl Default for RunConfig {
 pub const STRATEGIES: &[&str] = &["fedavg"];
 
 impl RunConfig {
+    /// The update compression clients are asked for; `None` for plain
+    /// `f32` values.
+    pub fn uplink_compression(&self) -> Result<Option<UplinkCompression>, ConfigError> {
+        UplinkCompression::parse(&self.compression, self.error_feedback).map_err(|err| {
+            ConfigError::Invalid {
+                field: "compression",
+                value: self.compression.clone(),
+                reason: err.reason,
+            }
+        })
+    }
+
     /// Parses a TOML document; missing fields take their defaults.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
         Ok(toml::from_str(text)?)
@@ -244,6 +265,7 @@ impl RunConfig {
                 STRATEGIES.join(", ")
             ),
         )?;
+        self.uplink_compression()?;
         self.validate_train()?;
         self.validate_partition()
     }

@@ -1,18 +1,19 @@
-//! The live feed of a run: every [`LiveEvent`] is numbered, kept, and
-//! broadcast. A subscriber gets the events after a sequence number it names
-//! and then the new ones, taken under one lock so nothing falls between the
-//! history and the live part. A subscriber that falls behind is cut off and
-//! resumes from its last number, again without gaps.
+//! The live feed of a run. Every [`LiveEvent`] is numbered, stored in memory
+//! and broadcast. A subscriber gets the events after a sequence number it
+//! names and then the new ones. Both are taken under one lock, so no event
+//! falls between the history and the live part. A subscriber that falls
+//! behind is cut off and resumes from its last number, again without gaps.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use starling_runlog::{LiveEvent, Sequenced};
 use tokio::sync::broadcast;
 
-/// Live events queued per subscriber before it counts as lagging.
+/// Maximum live events queued per subscriber before it counts as lagging.
 const LIVE_QUEUE: usize = 1024;
 
-/// A run's numbered events; cheap to clone.
+/// Numbered events of one run. Clones share the history, so cloning is
+/// cheap.
 #[derive(Clone, Debug)]
 pub struct Feed {
     inner: Arc<Inner>,
@@ -24,16 +25,16 @@ struct Inner {
     live: broadcast::Sender<Arc<Sequenced>>,
 }
 
-/// What a subscriber receives: the events it missed, then a receiver for
-/// the ones still to come.
+/// Result of [`Feed::subscribe`]: the events a subscriber missed and a
+/// receiver for the ones still to come.
 #[derive(Debug)]
 pub struct Subscription {
     /// Events after the requested sequence number, in order.
     pub missed: Vec<Arc<Sequenced>>,
     /// Events published after `missed` was taken.
     pub live: broadcast::Receiver<Arc<Sequenced>>,
-    /// True when the run already ended (the last missed event is
-    /// `Finished`, and nothing more will come).
+    /// True when the run has already ended, i.e. the last event in the
+    /// history is `Finished` and nothing more will come.
     pub ended: bool,
 }
 
@@ -44,7 +45,7 @@ impl Default for Feed {
 }
 
 impl Feed {
-    /// An empty feed.
+    /// Creates an empty feed.
     pub fn new() -> Self {
         let (live, _) = broadcast::channel(LIVE_QUEUE);
         Self {
@@ -56,25 +57,28 @@ impl Feed {
     }
 
     fn history(&self) -> MutexGuard<'_, Vec<Arc<Sequenced>>> {
-        // The lock guards a Vec push; a panic cannot leave it half-written.
+        // The lock guards only a Vec push, which a panic cannot leave
+        // half-written, so a poisoned lock is safe to reuse.
         self.inner
             .history
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Numbers, stores and broadcasts `event`; returns its sequence number.
+    /// Numbers, stores and broadcasts `event`, and returns its sequence
+    /// number.
     pub fn publish(&self, event: LiveEvent) -> u64 {
         let mut history = self.history();
         let seq = history.len() as u64 + 1;
         let item = Arc::new(Sequenced { seq, event });
         history.push(Arc::clone(&item));
-        // No receivers is fine: nobody is watching.
+        // A send error only means that no subscriber is connected.
         let _ = self.inner.live.send(item);
         seq
     }
 
-    /// The events after `after` (0 for all), and the live ones from then on.
+    /// Returns the events after `after` (0 for all) and a receiver for the
+    /// live ones from then on.
     pub fn subscribe(&self, after: u64) -> Subscription {
         let history = self.history();
         let start = usize::try_from(after)
@@ -91,12 +95,12 @@ impl Feed {
         }
     }
 
-    /// Events published so far.
+    /// Returns the number of events published so far.
     pub fn len(&self) -> u64 {
         self.history().len() as u64
     }
 
-    /// True before the first event.
+    /// Returns true before the first event.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -113,7 +117,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_subscriber_gets_history_then_live_without_gaps() {
+    async fn subscribe_returns_history_then_live() {
         let feed = Feed::new();
         feed.publish(left("a"));
         feed.publish(left("b"));
@@ -126,7 +130,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_lagging_subscriber_resumes_without_gaps_or_repeats() {
+    async fn lagging_subscriber_resumes_without_gaps() {
         let feed = Feed::new();
         let writer = {
             let feed = feed.clone();
@@ -159,7 +163,7 @@ mod tests {
     }
 
     #[test]
-    fn subscribing_past_the_end_gives_nothing_missed() {
+    fn subscribe_past_end_misses_nothing() {
         let feed = Feed::new();
         feed.publish(left("a"));
         assert!(feed.subscribe(99).missed.is_empty());

@@ -47,6 +47,11 @@ pub fn client_seed(seed: u64, round: u32, client_id: &str) -> u64 {
     mix(mix(seed, u64::from(round)), id_hash)
 }
 
+/// Seed shared by every client of one round (rand-k positions).
+pub fn round_seed(seed: u64, round: u32) -> u64 {
+    mix(mix(seed, u64::from(round)), 0x7261_6e64_6b00_0000)
+}
+
 /// SplitMix64 finaliser over `a ^ rotate(b)`: a cheap, well-mixed way to
 /// derive independent seeds.
 fn mix(a: u64, b: u64) -> u64 {

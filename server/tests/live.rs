@@ -1,6 +1,6 @@
-//! The live feed over real HTTP on 127.0.0.1: server-sent events numbered
-//! from 1, resumed after `Last-Event-ID` or `?after=` without gaps or
-//! repeats, closed after the run's last event.
+//! Tests of the live feed over real HTTP on 127.0.0.1: server-sent events
+//! numbered from 1, resumed after `Last-Event-ID` or `?after=` without gaps
+//! or repeats, and closed after the run's last event.
 
 mod http;
 
@@ -62,7 +62,7 @@ fn events(body: &[u8]) -> Vec<(u64, Sequenced)> {
 }
 
 #[tokio::test]
-async fn the_whole_feed_then_the_end() {
+async fn live_sends_whole_feed_then_ends() {
     let feed = Feed::new();
     for r in 1..=3 {
         feed.publish(round(r));
@@ -87,7 +87,7 @@ async fn the_whole_feed_then_the_end() {
 }
 
 #[tokio::test]
-async fn last_event_id_resumes_after_that_event() {
+async fn live_resumes_after_last_event_id() {
     let feed = Feed::new();
     for r in 1..=3 {
         feed.publish(round(r));
@@ -100,7 +100,8 @@ async fn last_event_id_resumes_after_that_event() {
     let reply = get(addr, "/api/live?after=3", &[]).await;
     let ids: Vec<u64> = events(&reply.body).iter().map(|(id, _)| *id).collect();
     assert_eq!(ids, [4]);
-    // Nothing after the last event of an ended run: 204 stops EventSource.
+    // An ended run has nothing after its last event, so the server responds
+    // with 204, which stops EventSource from reconnecting.
     let reply = get(addr, "/api/live", &[("Last-Event-ID", "4")]).await;
     assert_eq!(reply.status, 204);
     let reply = get(addr, "/api/live", &[("Last-Event-ID", "four")]).await;
@@ -108,14 +109,15 @@ async fn last_event_id_resumes_after_that_event() {
 }
 
 #[tokio::test]
-async fn events_published_while_connected_follow_the_history() {
+async fn live_streams_events_published_while_connected() {
     let feed = Feed::new();
     feed.publish(round(1));
     let addr = serve(router(&feed)).await;
     let publisher = {
         let feed = feed.clone();
         tokio::spawn(async move {
-            // Publish while the request is in flight and after it started.
+            // Some events are published before the request subscribes and
+            // some after, so the response mixes history and live events.
             for r in 2..=50 {
                 feed.publish(round(r));
                 if r % 10 == 0 {
@@ -133,7 +135,7 @@ async fn events_published_while_connected_follow_the_history() {
 }
 
 #[tokio::test]
-async fn no_live_run_is_a_clear_404() {
+async fn live_without_run_returns_404() {
     let addr = serve(api::router(std::env::temp_dir(), None)).await;
     let reply = get(addr, "/api/live", &[]).await;
     assert_eq!(reply.status, 404);

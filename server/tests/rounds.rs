@@ -7,9 +7,11 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use starling_compress::Chain;
 use starling_proto::{
-    ErrorCode, FinishReason, HEADER_LEN, MAGIC, ModelKind, PROTOCOL_VERSION, ParamSet,
-    ServerMessage, TensorSpec, encode_client, encode_server,
+    ClientMessage, ClientUpdate, ErrorCode, FinishReason, HEADER_LEN, MAGIC, ModelKind,
+    PROTOCOL_VERSION, ParamSet, RoundTask, ServerMessage, TensorSpec, UpdatePayload,
+    UplinkCompression, encode_client, encode_server,
 };
 use starling_server::read_metrics;
 use support::{
@@ -720,4 +722,114 @@ async fn evaluation_covers_classes_and_clients_and_stragglers_count_as_late() {
 
     drop((with_data, straggler));
     server.finish().await;
+}
+
+/// A client update compressed with `spec` as the task asks.
+fn compressed_update(task: &RoundTask, delta: &ParamSet, spec: &str) -> ClientMessage {
+    let spec: UplinkCompression = spec.parse().expect("spec");
+    let chain = Chain::from_spec(&spec, delta.len()).expect("chain");
+    let encoded = chain
+        .encode_with(delta.values(), task.round_seed, task.seed)
+        .expect("encode");
+    ClientMessage::Update(ClientUpdate {
+        round: task.round,
+        num_examples: 10,
+        local_steps: 1,
+        train_loss: 0.5,
+        payload: UpdatePayload::Compressed(encoded.bytes),
+    })
+}
+
+#[tokio::test]
+async fn compressed_updates_are_decoded_and_accounted() {
+    let mut config = test_config(1, 1);
+    config.compression = "topk:0.5+8bit".to_owned();
+    let mut server = TestServer::start(config).await;
+    let initial = server.model();
+    let mut client = server.connect().await;
+    client.register("a").await;
+    let task = client.next_task().await;
+    let spec = task.compression.expect("the task names the compression");
+    assert_eq!(spec.to_string(), "topk:0.5+8bit:1024 with error feedback");
+
+    // Half the values at 1.0 (kept), half at 0.0 (dropped).
+    let values: Vec<f32> = (0..initial.params.len())
+        .map(|i| if i % 2 == 0 { 1.0 } else { 0.0 })
+        .collect();
+    let delta = ParamSet::new(initial.params.specs().to_vec(), values).expect("delta");
+    let message = compressed_update(&task, &delta, "topk:0.5+8bit");
+    let sent = client.send(&message).await;
+    client.expect_accepted(1).await;
+
+    let metrics = server.round_completed(1).await;
+    assert_eq!(metrics.completed, 1);
+    assert_eq!(metrics.bytes_up, sent as u64);
+    // What the same update weighs as plain f32 values.
+    let dense = encode_client(&update_message(1, delta.clone(), 10)).expect("encode");
+    assert_eq!(metrics.bytes_up_uncompressed, dense.len() as u64);
+    assert!(metrics.bytes_up * 3 < metrics.bytes_up_uncompressed);
+    // Top-k keeps the ones exactly (8-bit with a per-chunk scale of 1).
+    let after = server.model();
+    for (i, (before, now)) in initial
+        .params
+        .values()
+        .iter()
+        .zip(after.params.values())
+        .enumerate()
+        .step_by(9973)
+    {
+        let expected = if i % 2 == 0 { before + 1.0 } else { *before };
+        assert!(
+            (now - expected).abs() < 1e-6,
+            "value {i}: {now} vs {expected}"
+        );
+    }
+    drop(client);
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn updates_in_another_encoding_are_rejected_by_name() {
+    let mut config = test_config(1, 1);
+    config.compression = "8bit".to_owned();
+    config.round_timeout_secs = 2.0;
+    let server = TestServer::start(config).await;
+    let initial = server.model();
+    let mut client = server.connect().await;
+    client.register("a").await;
+    client.next_task().await;
+
+    let delta = constant_delta(&initial.params, 0.5);
+    client.send(&update_message(1, delta.clone(), 10)).await;
+    let message = client.expect_error(ErrorCode::InvalidUpdate).await;
+    assert!(
+        message.contains("expects updates compressed as 8bit:1024"),
+        "{message}"
+    );
+    drop(client);
+
+    // A second client with 4-bit instead of 8-bit is named too.
+    let mut config = test_config(1, 1);
+    config.compression = "8bit".to_owned();
+    let server = TestServer::start(config).await;
+    let mut client = server.connect().await;
+    client.register("b").await;
+    let task_b = client.next_task().await;
+    client
+        .send(&compressed_update(&task_b, &delta, "4bit"))
+        .await;
+    let message = client.expect_error(ErrorCode::InvalidUpdate).await;
+    assert!(message.contains("bits 4 but 8 is configured"), "{message}");
+
+    // And a compressed update where none is configured.
+    let server = TestServer::start(test_config(1, 1)).await;
+    let mut client = server.connect().await;
+    client.register("c").await;
+    let task_c = client.next_task().await;
+    assert_eq!(task_c.compression, None);
+    client
+        .send(&compressed_update(&task_c, &delta, "8bit"))
+        .await;
+    let message = client.expect_error(ErrorCode::InvalidUpdate).await;
+    assert!(message.contains("expects plain f32 updates"), "{message}");
 }

@@ -7,17 +7,18 @@ use starling_runlog::{RunHeader, RunSummary};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-/// What `/api/runs/{id}` returns, the parts the dashboard uses.
+/// Response body of `/api/runs/{id}`, reduced to the parts the dashboard
+/// uses.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Detail {
     /// The header, when the run wrote one.
     pub header: Option<RunHeader>,
-    /// The summary, once the run ended.
+    /// The summary, once the run has ended.
     pub summary: Option<RunSummary>,
 }
 
-/// GETs `path` and decodes its JSON body; a non-2xx reply becomes an error
-/// carrying the server's `{"error": …}` text.
+/// GETs `path` and decodes its JSON body. A non-2xx response becomes an
+/// error with the server's `{"error": …}` text.
 pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, String> {
     let window = web_sys::window().ok_or("no window")?;
     let reply = JsFuture::from(window.fetch_with_str(path))
@@ -41,7 +42,8 @@ pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, String> {
     serde_json::from_str(&text).map_err(|err| format!("{path}: unexpected JSON: {err}"))
 }
 
-/// The message of a JavaScript error value.
+/// Extracts the message of a JavaScript error value, or formats the value
+/// itself when it is not an `Error`.
 pub fn js_text(value: &JsValue) -> String {
     value
         .dyn_ref::<js_sys::Error>()

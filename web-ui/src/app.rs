@@ -1,6 +1,7 @@
-//! The dashboard's Leptos components. The page holds one [`RunView`] signal,
-//! fed either by the live event stream or by the runs API for a past run;
-//! every panel derives what it shows from it through [`crate::model`].
+//! The dashboard's Leptos components. The page has one [`RunView`] signal,
+//! fed either by the live event stream or, for a past run, by the runs API.
+//! Every panel derives its content from that signal through
+//! [`crate::model`].
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -11,7 +12,7 @@ use crate::model::{self, ClientColumn, Compare};
 use crate::page::{Listing, Query, choose_run};
 use crate::{api, live};
 
-/// The whole page.
+/// Builds the whole dashboard page and starts loading the run to show.
 #[component]
 pub fn App() -> impl IntoView {
     let search = web_sys::window()
@@ -539,8 +540,8 @@ fn PastRuns(
                     </thead>
                     <tbody>
                         {move || {
-                            let shown = current.with(|r| r.header.as_ref().map(|h| h.run_id.clone()));
-                            let compared = compare.with(|c| c.as_ref().map(|c| c.run_id.clone()));
+                            let shown_run_id = current.with(|r| r.header.as_ref().map(|h| h.run_id.clone()));
+                            let compared_run_id = compare.with(|c| c.as_ref().map(|c| c.run_id.clone()));
                             let live = current.with(|r| {
                                 r.header.as_ref().map(|h| {
                                     (h.run_id.clone(), r.status().word(), r.rounds.len(), model::last_evaluation(r).and_then(|m| m.test_accuracy))
@@ -559,11 +560,11 @@ fn PastRuns(
                                     }
                                     let id = listing.run_id.clone();
                                     let open = Query { run: Some(id.clone()), compare: None }.to_search();
-                                    let against = shown.clone().filter(|s| *s != id).map(|s| {
+                                    let against = shown_run_id.clone().filter(|s| *s != id).map(|s| {
                                         Query { run: Some(s), compare: Some(id.clone()) }.to_search()
                                     });
-                                    let is_shown = shown.as_deref() == Some(id.as_str());
-                                    let is_compared = compared.as_deref() == Some(id.as_str());
+                                    let is_shown = shown_run_id.as_deref() == Some(id.as_str());
+                                    let is_compared = compared_run_id.as_deref() == Some(id.as_str());
                                     view! {
                                         <tr data-run=id.clone() class:shown=is_shown class:compared=is_compared>
                                             <td><a href=format!("/dashboard/{open}")>{id.clone()}</a></td>

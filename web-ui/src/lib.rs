@@ -3,9 +3,9 @@
 //! live (server-sent events from `/api/live`) or shows a past run from the
 //! runs API, and can overlay a second run's curves.
 //!
-//! - [`model`]: what each panel shows, computed from a
-//!   [`starling_runlog::RunView`]; plain Rust, tested natively.
-//! - [`page`]: how the page is addressed (`?run=`, `?compare=`).
+//! - [`model`]: the content of each panel, computed from a
+//!   [`starling_runlog::RunView`]. It is plain Rust, tested natively.
+//! - [`page`]: the page's query parameters (`?run=`, `?compare=`).
 //! - `app`, `api`, `live` (wasm32 only): the Leptos components, the JSON
 //!   fetches and the event-stream subscription.
 
@@ -19,7 +19,7 @@ mod app;
 #[cfg(target_arch = "wasm32")]
 mod live;
 
-/// Entry point: mounts the dashboard on the page's body.
+/// Mounts the dashboard on the page's body. This is the wasm entry point.
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen(start)]
 pub fn start() {

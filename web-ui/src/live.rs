@@ -1,7 +1,7 @@
-//! Follows the server's run over server-sent events (`/api/live`). The
-//! browser's `EventSource` reconnects by itself and sends the last event
-//! number it saw, so the server resumes without gaps; events at or below
-//! the last applied number are ignored as well.
+//! Live view of the server's run over server-sent events (`/api/live`).
+//! The browser's `EventSource` reconnects by itself and sends the last event
+//! number it received, so the server resumes without gaps. Events at or
+//! below the last applied number are also ignored by [`RunView::apply`].
 
 use leptos::prelude::*;
 use starling_runlog::live::Applied;
@@ -10,17 +10,18 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{EventSource, MessageEvent};
 
-/// Connection state shown in the page's badge.
+/// Badge state while the first connection opens.
 pub const CONNECTING: &str = "connecting";
-/// Events are arriving.
+/// Badge state while events are arriving.
 pub const LIVE: &str = "live";
-/// The connection dropped; the browser is retrying.
+/// Badge state after the connection dropped, while the browser retries.
 pub const RECONNECTING: &str = "reconnecting";
-/// The run ended and its last event arrived.
+/// Badge state once the run's last event arrived or the browser stopped
+/// reconnecting.
 pub const ENDED: &str = "ended";
 
-/// Subscribes to `/api/live` and applies every event to `run`; `state`
-/// follows the connection.
+/// Subscribes to `/api/live` and applies every event to `run`, while
+/// `state` tracks the connection for the badge.
 pub fn follow(run: RwSignal<RunView>, state: RwSignal<String>) -> Result<(), String> {
     let source = EventSource::new("/api/live").map_err(|err| crate::api::js_text(&err))?;
     state.set(CONNECTING.to_owned());
@@ -45,7 +46,8 @@ pub fn follow(run: RwSignal<RunView>, state: RwSignal<String>) -> Result<(), Str
                 }
             });
             if ended {
-                // The server closes the stream; stop the browser retrying.
+                // The server closes the stream after the last event, so close
+                // the source to stop the browser from reconnecting.
                 source.close();
                 state.set(ENDED.to_owned());
             } else if state.get_untracked() != LIVE {

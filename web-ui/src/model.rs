@@ -1,7 +1,7 @@
-//! What each panel of the dashboard shows, computed from a [`RunView`]:
-//! the figures at the top, the charts (as SVG text from
+//! Content of each dashboard panel, computed from a [`RunView`]: the
+//! headline figures at the top, the charts (as SVG text from
 //! `starling-charts`), the run header, the per-cohort tables and the client
-//! list. No browser types, so it is tested natively.
+//! list. The module uses no browser types, so it is tested natively.
 
 use starling_charts::run::{self as figures, Curves, Timeline};
 use starling_charts::{Figure, render};
@@ -17,26 +17,26 @@ pub struct Compare {
     pub rounds: Vec<RoundMetrics>,
 }
 
-/// One headline figure.
+/// One headline figure (key performance indicator) of the dashboard.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Kpi {
     /// Element id, for tests and links.
     pub id: &'static str,
-    /// What it is.
+    /// Caption shown above the value.
     pub label: &'static str,
-    /// The figure.
+    /// Formatted value.
     pub value: String,
-    /// A line of context under it.
+    /// Line of context shown under the value.
     pub detail: String,
 }
 
-/// The last round whose global model was evaluated.
+/// Returns the last round whose global model was evaluated.
 pub fn last_evaluation(view: &RunView) -> Option<&RoundMetrics> {
     view.rounds.iter().rev().find(|m| m.test_accuracy.is_some())
 }
 
-/// The headline figures: round, accuracy, clients, bytes, compression,
-/// privacy and disparity.
+/// Computes the headline figures: round, accuracy, clients, bytes,
+/// compression, privacy and disparity.
 pub fn kpis(view: &RunView) -> Vec<Kpi> {
     let planned = view.header.as_ref().map_or(0, |h| h.rounds);
     let done = view.rounds_completed();
@@ -137,7 +137,8 @@ pub fn kpis(view: &RunView) -> Vec<Kpi> {
     ]
 }
 
-/// `off`, or ε spent so far (of the budget).
+/// Formats the privacy spent: `off`, or the ε spent so far (and the budget,
+/// when one is set).
 pub fn privacy_value(view: &RunView) -> String {
     let last = view.rounds.iter().rev().find_map(|m| m.privacy.as_ref());
     let settings = view.header.as_ref().and_then(|h| h.privacy.as_ref());
@@ -187,8 +188,8 @@ fn chart(figure: Figure) -> Chart {
     }
 }
 
-/// The accuracy and loss charts, against round and wall clock, with the
-/// compared run overlaid.
+/// Renders the accuracy and loss charts against round and wall clock, with
+/// the compared run overlaid when `compare` is set.
 pub fn learning_charts(view: &RunView, compare: Option<&Compare>) -> Vec<Chart> {
     let own_label = if compare.is_some() {
         view.header
@@ -215,7 +216,7 @@ pub fn learning_charts(view: &RunView, compare: Option<&Compare>) -> Vec<Chart> 
     ]
 }
 
-/// Bytes per round and cumulative bytes.
+/// Renders the charts of bytes per round and cumulative bytes.
 pub fn bytes_charts(view: &RunView) -> Vec<Chart> {
     vec![
         chart(figures::bytes_per_round(&view.rounds)),
@@ -223,18 +224,21 @@ pub fn bytes_charts(view: &RunView) -> Vec<Chart> {
     ]
 }
 
-/// ε against the budget.
+/// Renders the chart of ε spent against the budget.
 pub fn privacy_chart(view: &RunView) -> Chart {
-    // TODO: pass true when the run ended on its privacy budget, once runs can.
+    // TODO: pass true when the run ended on its privacy budget, once runs can
+    // stop on it.
     chart(figures::privacy(view.header.as_ref(), &view.rounds, false))
 }
 
-/// Sampled, completed, late and disconnected clients per round.
+/// Renders the chart of sampled, completed, late and disconnected clients
+/// per round.
 pub fn participation_chart(view: &RunView) -> Chart {
     chart(figures::participation(&view.rounds))
 }
 
-/// The run header as label/value pairs.
+/// Lists the run header as label/value pairs, or one placeholder row before
+/// the header arrives.
 pub fn header_rows(view: &RunView) -> Vec<(&'static str, String)> {
     let Some(h) = &view.header else {
         return vec![("run", "waiting for the server".to_owned())];
@@ -252,7 +256,7 @@ pub fn header_rows(view: &RunView) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Secure aggregation in one line.
+/// Describes the run's secure aggregation in one line.
 pub fn secure_aggregation_summary(view: &RunView) -> String {
     let mode = view
         .header
@@ -296,7 +300,8 @@ pub enum ClientColumn {
     Loss,
 }
 
-/// The per-client table sorted by `column`; ties keep worst-served first.
+/// Sorts the per-client table by `column`. Ties keep the worst-served-first
+/// order.
 pub fn sort_clients(
     clients: &[ClientAccuracy],
     column: ClientColumn,
@@ -316,7 +321,7 @@ pub fn sort_clients(
     rows
 }
 
-/// One connected (or once connected) client.
+/// Row of the client list: a client that is or was connected.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClientRow {
     /// Client id.
@@ -335,7 +340,7 @@ pub struct ClientRow {
     pub state: &'static str,
 }
 
-/// The client list: connected clients first, then by id.
+/// Builds the client list, with connected clients first, then by id.
 pub fn client_rows(view: &RunView) -> Vec<ClientRow> {
     let mut rows: Vec<ClientRow> = view
         .clients
@@ -429,7 +434,7 @@ mod tests {
     }
 
     #[test]
-    fn headline_figures_of_a_running_run() {
+    fn kpis_of_running_run() {
         let view = view();
         let round = kpi(&view, "kpi-round");
         assert_eq!(round.value, "1 / 10");
@@ -447,7 +452,7 @@ mod tests {
     }
 
     #[test]
-    fn privacy_shows_epsilon_of_the_budget_once_on() {
+    fn privacy_value_against_budget() {
         let mut view = view();
         view.rounds[0].privacy = Some(PrivacyRound {
             epsilon: 1.2345,
@@ -465,7 +470,7 @@ mod tests {
     }
 
     #[test]
-    fn privacy_off_is_said_in_the_chart() {
+    fn privacy_chart_notes_privacy_off() {
         let chart = privacy_chart(&view());
         assert!(
             chart
@@ -475,7 +480,7 @@ mod tests {
     }
 
     #[test]
-    fn charts_overlay_a_compared_run() {
+    fn learning_charts_overlay_compared_run() {
         let view = view();
         let other = Compare {
             run_id: "run-b".to_owned(),
@@ -495,7 +500,7 @@ mod tests {
     }
 
     #[test]
-    fn clients_sort_by_any_column() {
+    fn sort_clients_by_any_column() {
         let clients = [
             client_accuracy("b", 30, 0.7),
             client_accuracy("a", 10, 0.9),
@@ -519,7 +524,7 @@ mod tests {
     }
 
     #[test]
-    fn the_client_list_shows_state_and_data() {
+    fn client_rows_show_state_and_data() {
         let rows = client_rows(&view());
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].state, "training");

@@ -1,7 +1,6 @@
-//! How the dashboard is addressed: `/dashboard/` follows the run the server
-//! executes (or shows the newest run when none is running),
-//! `?run=<id>` opens a given run and `?compare=<id>` overlays another
-//! run's curves on the same axes.
+//! Dashboard URLs. `/dashboard/` follows the run that the server executes,
+//! or shows the newest run when none is running. `?run=<id>` opens a given
+//! run and `?compare=<id>` overlays another run's curves on the same axes.
 
 use serde::Deserialize;
 
@@ -12,7 +11,7 @@ pub struct Listing {
     pub run_id: String,
     /// `running`, `finished`, `stopped`, `failed` or `incomplete`.
     pub status: String,
-    /// Why it ended.
+    /// Reason the run ended, once it has.
     pub reason: Option<String>,
     /// Rounds recorded.
     pub rounds: usize,
@@ -38,7 +37,8 @@ pub struct Query {
 impl Query {
     /// Reads `?run=` and `?compare=` from a URL query string (with or
     /// without its leading `?`), ignoring empty values. Values are taken as
-    /// they are: run ids never need percent-encoding.
+    /// they are, without percent-decoding, because the runs API accepts only
+    /// run ids of letters, digits, '-', '_' and '.'.
     pub fn parse(search: &str) -> Self {
         let mut query = Self::default();
         for pair in search.trim_start_matches('?').split('&') {
@@ -55,7 +55,8 @@ impl Query {
         query
     }
 
-    /// The query string for this query, `?run=a&compare=b`, or empty.
+    /// Formats the query as a query string, `?run=a&compare=b`, or an empty
+    /// string when neither is set.
     pub fn to_search(&self) -> String {
         let mut parts = Vec::new();
         if let Some(run) = &self.run {
@@ -72,11 +73,12 @@ impl Query {
     }
 }
 
-/// What to show given the runs list: the run asked for, else the running
-/// one, else the newest. `None` when there is no run at all.
+/// Chooses the run to show from the runs list (newest first): the requested
+/// run, else the running one, else the newest. Returns `None` when the
+/// requested run is not in the list or the list is empty.
 pub fn choose_run<'a>(query: &Query, runs: &'a [Listing]) -> Option<&'a Listing> {
-    if let Some(wanted) = &query.run {
-        return runs.iter().find(|run| &run.run_id == wanted);
+    if let Some(requested) = &query.run {
+        return runs.iter().find(|run| &run.run_id == requested);
     }
     runs.iter()
         .find(|run| run.status == "running")
@@ -111,15 +113,15 @@ mod tests {
     }
 
     #[test]
-    fn the_running_run_is_shown_by_default() {
+    fn choose_run_defaults_to_running_run() {
         let runs = [
             listing("c", "finished"),
             listing("b", "running"),
             listing("a", "failed"),
         ];
         assert_eq!(choose_run(&Query::default(), &runs).unwrap().run_id, "b");
-        let asked = Query::parse("?run=a");
-        assert_eq!(choose_run(&asked, &runs).unwrap().run_id, "a");
+        let requested = Query::parse("?run=a");
+        assert_eq!(choose_run(&requested, &runs).unwrap().run_id, "a");
         assert!(choose_run(&Query::parse("?run=zz"), &runs).is_none());
         let ended = [listing("c", "finished"), listing("a", "failed")];
         assert_eq!(choose_run(&Query::default(), &ended).unwrap().run_id, "c");

@@ -1,7 +1,7 @@
-//! `starling plot`: writes a finished (or running) run's figures as SVG
-//! files, the same charts the dashboard draws: accuracy and loss against
-//! round and wall clock, bytes per round and in total, privacy spent, and
-//! participation.
+//! The `starling plot` command. It writes a finished (or running) run's
+//! figures as SVG files, the same charts that the dashboard draws: accuracy
+//! and loss against round and wall clock, bytes per round and in total,
+//! privacy spent, and participation.
 
 use std::path::{Path, PathBuf};
 
@@ -17,10 +17,11 @@ use starling_server::read_metrics;
 pub struct PlotArgs {
     /// Run id (a folder under --runs-dir) or the path of a run folder.
     pub run: String,
-    /// Folder holding the runs.
+    /// Folder that contains the runs.
     #[arg(long, default_value = "runs")]
     pub runs_dir: PathBuf,
-    /// Another run whose accuracy and loss are drawn on the same axes.
+    /// Another run (id or folder path) whose accuracy and loss are drawn on
+    /// the same axes.
     #[arg(long, value_name = "RUN")]
     pub compare: Option<String>,
     /// Folder to write the figures to [default: <run folder>/plots].
@@ -67,7 +68,8 @@ fn load(runs_dir: &Path, run: &str) -> anyhow::Result<(PathBuf, RunRecord)> {
         PathBuf::from(run)
     } else {
         anyhow::bail!(
-            "run {run:?} not found: no metrics.jsonl in {} or {run}",
+            "run {run:?} not found: no metrics.jsonl in {} or {run}. \
+             Pass a run id under --runs-dir or the path of a run folder.",
             by_id.display()
         );
     };
@@ -87,7 +89,7 @@ fn load(runs_dir: &Path, run: &str) -> anyhow::Result<(PathBuf, RunRecord)> {
     Ok((dir, RunRecord { id, header, rounds }))
 }
 
-/// Renders every figure into `out`; returns the files written.
+/// Renders every figure into `out` and returns the paths written.
 fn write_figures(
     record: &RunRecord,
     compared: Option<&RunRecord>,
@@ -153,7 +155,7 @@ mod tests {
     }
 
     #[test]
-    fn writes_every_figure_with_a_point_per_round() {
+    fn plot_writes_every_figure() {
         let tmp = tempfile::tempdir().unwrap();
         write_run(&tmp.path().join("r1"), &[0.5, 0.7, 0.9]);
         run(PlotArgs {
@@ -175,7 +177,7 @@ mod tests {
     }
 
     #[test]
-    fn compares_two_runs_and_takes_a_folder_path() {
+    fn plot_compares_runs_by_folder_path() {
         let tmp = tempfile::tempdir().unwrap();
         write_run(&tmp.path().join("a"), &[0.5, 0.6]);
         write_run(&tmp.path().join("b"), &[0.7]);
@@ -193,7 +195,7 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_run_names_where_it_looked() {
+    fn plot_unknown_run_names_paths() {
         let tmp = tempfile::tempdir().unwrap();
         let err = run(PlotArgs {
             run: "missing".to_owned(),

@@ -1,9 +1,9 @@
-//! What a chart holds: titled axes with a tick format, line series, and
-//! reference lines (a budget, the round a run stopped on).
+//! Chart model: titled axes with a tick format, line series, and reference
+//! lines (a budget, the round a run stopped on).
 
 use starling_runlog::units;
 
-/// How tick labels on an axis are written.
+/// Format of the tick labels on an axis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TickFormat {
     /// Plain numbers with as many decimals as the step needs.
@@ -19,8 +19,8 @@ pub enum TickFormat {
 }
 
 impl TickFormat {
-    /// The label of `value` on an axis whose ticks are `step` apart and
-    /// whose largest magnitude is `max`.
+    /// Formats the tick label of `value` on an axis whose ticks are `step`
+    /// apart and whose largest magnitude is `max`.
     pub fn label(self, value: f64, step: f64, max: f64) -> String {
         match self {
             Self::Integer => format!("{value:.0}"),
@@ -36,7 +36,7 @@ impl TickFormat {
     }
 }
 
-/// Decimals needed to tell ticks `step` apart.
+/// Returns the number of decimals needed to tell ticks `step` apart.
 fn decimals_for(step: f64) -> usize {
     if step <= 0.0 || !step.is_finite() || step >= 1.0 {
         return 0;
@@ -56,7 +56,7 @@ pub struct Axis {
 }
 
 impl Axis {
-    /// An axis fitted to the data.
+    /// Creates an axis fitted to the data.
     pub fn new(label: impl Into<String>, format: TickFormat) -> Self {
         Self {
             label: label.into(),
@@ -65,7 +65,7 @@ impl Axis {
         }
     }
 
-    /// The same axis with a fixed range.
+    /// Sets a fixed range from `lo` to `hi`.
     pub fn with_range(mut self, lo: f64, hi: f64) -> Self {
         self.range = Some((lo, hi));
         self
@@ -77,16 +77,17 @@ impl Axis {
 pub struct Series {
     /// Name in the legend.
     pub name: String,
-    /// Data points; non-finite ones are skipped.
+    /// Data points. Points with a non-finite coordinate are skipped.
     pub points: Vec<(f64, f64)>,
     /// Dashed line (e.g. "uncompressed" next to "actual").
     pub dashed: bool,
-    /// Colour index into the palette; the series' position when `None`.
+    /// Colour index into the palette. When `None`, the series' position in
+    /// the figure is used.
     pub colour: Option<usize>,
 }
 
 impl Series {
-    /// A solid series.
+    /// Creates a solid series.
     pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
         Self {
             name: name.into(),
@@ -96,13 +97,13 @@ impl Series {
         }
     }
 
-    /// The same series dashed.
+    /// Makes the line dashed.
     pub fn dashed(mut self) -> Self {
         self.dashed = true;
         self
     }
 
-    /// The same series in palette colour `index`.
+    /// Sets the palette colour to `index`.
     pub fn colour(mut self, index: usize) -> Self {
         self.colour = Some(index);
         self
@@ -112,11 +113,12 @@ impl Series {
 /// A reference line across the plot.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rule {
-    /// Horizontal (at a y value) or vertical (at an x value).
+    /// True for a horizontal line (at a y value), false for a vertical one
+    /// (at an x value).
     pub horizontal: bool,
-    /// Where it sits, in data units.
+    /// Position of the line in data units.
     pub at: f64,
-    /// Its label.
+    /// Label of the line.
     pub label: String,
 }
 
@@ -145,7 +147,7 @@ pub struct Figure {
 }
 
 impl Figure {
-    /// An empty 640x300 chart.
+    /// Creates an empty chart of 640x300 pixels.
     pub fn new(id: impl Into<String>, title: impl Into<String>, x: Axis, y: Axis) -> Self {
         Self {
             title: title.into(),
@@ -197,7 +199,7 @@ impl Figure {
         self.finite_points().next().is_none()
     }
 
-    /// Every finite point of every series.
+    /// Iterates over every finite point of every series.
     pub(crate) fn finite_points(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
         self.series
             .iter()
@@ -229,7 +231,7 @@ mod tests {
     }
 
     #[test]
-    fn a_figure_with_only_non_finite_points_is_empty() {
+    fn figure_of_non_finite_points_is_empty() {
         let figure = Figure::new(
             "f",
             "F",

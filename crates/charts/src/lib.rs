@@ -3,8 +3,8 @@
 //! files, so both show the same figure.
 //!
 //! - [`scale`]: mapping data to pixels and choosing round tick values.
-//! - [`figure`]: what a chart holds ([`Figure`], [`Series`]) and how tick
-//!   labels are written ([`TickFormat`]).
+//! - [`figure`]: the chart model ([`Figure`], [`Series`]) and the tick
+//!   label formats ([`TickFormat`]).
 //! - [`svg`]: the renderer ([`render`]).
 //! - [`run`]: the standard figures of a run (accuracy, loss, bytes, ε).
 

@@ -16,7 +16,7 @@ pub struct Curves<'a> {
     pub rounds: &'a [RoundMetrics],
 }
 
-/// The x axis: round number or seconds since the run started.
+/// Quantity on the x axis: round number or seconds since the run started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Timeline {
     /// Round number.
@@ -48,7 +48,7 @@ impl Timeline {
     }
 }
 
-/// Test accuracy of the global model; one series per run.
+/// Plots the test accuracy of the global model, one series per run.
 pub fn accuracy(runs: &[Curves<'_>], timeline: Timeline) -> Figure {
     let title = match timeline {
         Timeline::Round => "Test accuracy by round",
@@ -74,8 +74,8 @@ pub fn accuracy(runs: &[Curves<'_>], timeline: Timeline) -> Figure {
     figure
 }
 
-/// Test loss of the global model (solid) and the clients' mean training
-/// loss (dashed); one pair per run.
+/// Plots the test loss of the global model (solid) and the clients' mean
+/// training loss (dashed), one pair of series per run.
 pub fn loss(runs: &[Curves<'_>], timeline: Timeline) -> Figure {
     let title = match timeline {
         Timeline::Round => "Loss by round",
@@ -116,8 +116,8 @@ pub fn loss(runs: &[Curves<'_>], timeline: Timeline) -> Figure {
     figure
 }
 
-/// Bytes per round: uplink and downlink as sent (solid) and as they would
-/// have been uncompressed (dashed).
+/// Plots the uplink and downlink bytes per round as sent (solid) and as
+/// they would have been uncompressed (dashed).
 pub fn bytes_per_round(rounds: &[RoundMetrics]) -> Figure {
     let series = |name: &str, value: fn(&RoundMetrics) -> u64| {
         Series::new(
@@ -156,7 +156,8 @@ pub fn bytes_per_round(rounds: &[RoundMetrics]) -> Figure {
     figure
 }
 
-/// Uncompressed over sent bytes for the whole run.
+/// Computes the ratio of uncompressed to sent bytes over the whole run.
+/// Returns `None` when either total is 0.
 pub fn total_ratio(rounds: &[RoundMetrics]) -> Option<f64> {
     let sent: u64 = rounds.iter().map(|m| m.bytes_up + m.bytes_down).sum();
     let uncompressed: u64 = rounds
@@ -166,7 +167,7 @@ pub fn total_ratio(rounds: &[RoundMetrics]) -> Option<f64> {
     (sent > 0 && uncompressed > 0).then(|| uncompressed as f64 / sent as f64)
 }
 
-/// Cumulative bytes sent and received since the start, by round.
+/// Plots the cumulative bytes sent and received since the start, by round.
 pub fn cumulative_bytes(rounds: &[RoundMetrics]) -> Figure {
     let mut up = 0u64;
     let mut down = 0u64;
@@ -196,8 +197,9 @@ pub fn cumulative_bytes(rounds: &[RoundMetrics]) -> Figure {
     figure
 }
 
-/// ε spent by round against the budget, with where the run stopped on it;
-/// a note saying privacy is off when the run has no differential privacy.
+/// Plots the ε spent by round against the budget. When `stopped_on_budget`
+/// is set, a vertical line marks the last round. A run without differential
+/// privacy gets an empty figure with a note that privacy is off.
 pub fn privacy(
     header: Option<&RunHeader>,
     rounds: &[RoundMetrics],
@@ -245,7 +247,7 @@ pub fn privacy(
     }
 }
 
-/// Clients sampled, completed, late and disconnected per round.
+/// Plots the clients sampled, completed, late and disconnected per round.
 pub fn participation(rounds: &[RoundMetrics]) -> Figure {
     let series = |name: &str, value: fn(&RoundMetrics) -> usize| {
         Series::new(
@@ -299,7 +301,7 @@ mod tests {
     }
 
     #[test]
-    fn accuracy_has_a_point_per_evaluated_round() {
+    fn accuracy_point_per_evaluated_round() {
         let rounds = rounds();
         let figure = accuracy(
             &[Curves {
@@ -321,7 +323,7 @@ mod tests {
     }
 
     #[test]
-    fn comparing_runs_gives_one_series_each() {
+    fn accuracy_series_per_compared_run() {
         let a = rounds();
         let b = rounds();
         let figure = accuracy(
@@ -342,12 +344,13 @@ mod tests {
     }
 
     #[test]
-    fn bytes_per_round_and_the_ratio() {
+    fn bytes_figures_and_total_ratio() {
         let rounds = rounds();
         let figure = bytes_per_round(&rounds);
         assert_eq!(figure.series[0].points[2], (3.0, 3000.0));
         assert_eq!(figure.series[2].points[2], (3.0, 12000.0));
-        // Sent 10,000 up + 8,000 down; uncompressed 40,000 + 8,000.
+        // Sent 10,000 B up and 8,000 B down. Uncompressed, that would be
+        // 40,000 B up and 8,000 B down.
         assert_eq!(total_ratio(&rounds), Some(48.0 / 18.0));
         assert_eq!(
             figure.note.as_deref(),
@@ -359,7 +362,7 @@ mod tests {
     }
 
     #[test]
-    fn privacy_off_says_so() {
+    fn privacy_off_shows_note() {
         let figure = privacy(Some(&RunHeader::default()), &rounds(), false);
         assert!(figure.is_empty());
         assert_eq!(
@@ -369,7 +372,7 @@ mod tests {
     }
 
     #[test]
-    fn privacy_on_plots_epsilon_against_the_budget() {
+    fn privacy_epsilon_against_budget() {
         let mut rounds = rounds();
         for (i, m) in rounds.iter_mut().enumerate() {
             m.privacy = Some(PrivacyRound {

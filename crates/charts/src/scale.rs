@@ -1,6 +1,6 @@
 //! Linear scales and "nice" tick values (1, 2 or 5 times a power of ten).
 
-/// Maps a data interval onto a pixel interval.
+/// Linear map from a data interval onto a pixel interval.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Scale {
     domain: (f64, f64),
@@ -8,8 +8,9 @@ pub struct Scale {
 }
 
 impl Scale {
-    /// A scale from `domain` to `range`; an empty domain is widened by one
-    /// unit on each side so that every value still maps to a finite pixel.
+    /// Creates a scale from `domain` to `range`. An empty or reversed domain
+    /// becomes one unit on each side of its start, so that every value
+    /// still maps to a finite pixel.
     pub fn new(domain: (f64, f64), range: (f64, f64)) -> Self {
         let (lo, hi) = domain;
         let domain = if hi > lo {
@@ -20,21 +21,21 @@ impl Scale {
         Self { domain, range }
     }
 
-    /// The pixel of `value`.
+    /// Returns the pixel position of `value`.
     pub fn map(&self, value: f64) -> f64 {
         let (d0, d1) = self.domain;
         let (r0, r1) = self.range;
         r0 + (value - d0) / (d1 - d0) * (r1 - r0)
     }
 
-    /// The data interval.
+    /// Returns the data interval, after any widening by [`Scale::new`].
     pub fn domain(&self) -> (f64, f64) {
         self.domain
     }
 }
 
-/// A step of 1, 2 or 5 times a power of ten that cuts `span` into about
-/// `count` parts.
+/// Returns a step of 1, 2 or 5 times a power of ten that cuts `span` into
+/// about `count` parts, or 1 when `span` is not positive and finite.
 pub fn nice_step(span: f64, count: usize) -> f64 {
     if span <= 0.0 || !span.is_finite() {
         return 1.0;
@@ -54,8 +55,9 @@ pub fn nice_step(span: f64, count: usize) -> f64 {
     nice * power
 }
 
-/// The domain `(lo, hi)` widened outward to whole steps, and the ticks in
-/// it, about `count` of them.
+/// Widens the domain `(lo, hi)` outward to whole steps and returns it with
+/// its ticks, about `count` of them. An empty or reversed domain first
+/// becomes one unit on each side of `lo`.
 pub fn nice_ticks(lo: f64, hi: f64, count: usize) -> ((f64, f64), Vec<f64>) {
     let (lo, hi) = if hi > lo {
         (lo, hi)
@@ -85,7 +87,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn maps_linearly_and_inverts_a_pixel_axis() {
+    fn scale_maps_onto_inverted_axis() {
         let scale = Scale::new((0.0, 10.0), (300.0, 100.0));
         assert_eq!(scale.map(0.0), 300.0);
         assert_eq!(scale.map(10.0), 100.0);
@@ -93,14 +95,14 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_domain_still_maps_to_finite_pixels() {
+    fn scale_of_empty_domain_is_finite() {
         let scale = Scale::new((5.0, 5.0), (0.0, 100.0));
         assert_eq!(scale.map(5.0), 50.0);
         assert_eq!(scale.domain(), (4.0, 6.0));
     }
 
     #[test]
-    fn steps_are_one_two_or_five_times_a_power_of_ten() {
+    fn nice_step_is_one_two_or_five() {
         assert_eq!(nice_step(10.0, 5), 2.0);
         assert_eq!(nice_step(1.0, 5), 0.2);
         assert_eq!(nice_step(7.0, 5), 2.0);
@@ -110,7 +112,7 @@ mod tests {
     }
 
     #[test]
-    fn ticks_cover_the_data_on_whole_steps() {
+    fn nice_ticks_cover_data_on_steps() {
         let ((lo, hi), ticks) = nice_ticks(0.12, 0.97, 5);
         assert_eq!((lo, hi), (0.0, 1.0));
         assert_eq!(ticks, vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
@@ -122,9 +124,10 @@ mod tests {
     }
 
     #[test]
-    fn a_single_value_gets_a_domain_around_it() {
+    fn nice_ticks_around_single_value() {
         let ((lo, hi), ticks) = nice_ticks(3.0, 3.0, 4);
-        assert!(lo < 3.0 && hi > 3.0);
+        assert!(lo < 3.0, "{lo}");
+        assert!(hi > 3.0, "{hi}");
         assert!(ticks.len() >= 2);
     }
 }

@@ -1,7 +1,7 @@
-//! Renders a [`Figure`] as a standalone SVG document: every colour and font
-//! is an attribute, so the file looks the same in a browser, an editor or a
-//! paper. Each data point is a `circle` carrying its values in `data-x` and
-//! `data-y`, which is how tests read a chart back.
+//! SVG renderer that writes a [`Figure`] as a standalone document. Every
+//! colour and font is an attribute, so the file looks the same in a
+//! browser, an editor or a paper. Each data point is a `circle` with its
+//! values in `data-x` and `data-y`, which is how tests read a chart back.
 
 use std::fmt::Write;
 
@@ -20,7 +20,7 @@ const TOP: f64 = 52.0;
 const BOTTOM: f64 = 48.0;
 const FONT: &str = "font-family=\"system-ui, sans-serif\"";
 
-/// The SVG text of `figure`.
+/// Renders `figure` as SVG text.
 pub fn render(figure: &Figure) -> String {
     let (w, h) = (figure.width, figure.height);
     let mut out = String::new();
@@ -175,7 +175,8 @@ fn axis_ticks(
     format: TickFormat,
 ) -> ((f64, f64), Vec<f64>) {
     let (lo, hi) = fixed.unwrap_or((lo, hi));
-    // Counts and bytes start at zero so that bar-like quantities compare.
+    // A byte axis without a fixed range starts at zero, so that heights
+    // compare like bars.
     let lo = if matches!(format, TickFormat::Bytes) && fixed.is_none() {
         lo.min(0.0)
     } else {
@@ -267,13 +268,14 @@ fn frame(out: &mut String, (x0, y0, x1, y1): (f64, f64, f64, f64)) {
 /// Height of one legend row.
 const LEGEND_ROW: f64 = 14.0;
 
-/// Width of a legend entry: a line sample, a gap and the name.
+/// Estimates the width in pixels of a legend entry: a line sample, a gap
+/// and the name.
 fn legend_width(name: &str) -> f64 {
     26.0 + 6.5 * name.chars().count() as f64
 }
 
-/// Legend entries (series indices) in rows that fit `width`, first row on
-/// top; none for fewer than two series.
+/// Splits the legend entries (series indices) into rows that fit `width`,
+/// first row on top. Returns no rows for fewer than two series.
 fn legend_rows(figure: &Figure, width: f64) -> Vec<Vec<usize>> {
     if figure.series.len() < 2 {
         return Vec::new();
@@ -293,7 +295,8 @@ fn legend_rows(figure: &Figure, width: f64) -> Vec<Vec<usize>> {
     rows
 }
 
-/// Right-aligned legend rows above the plot, the last row just over it.
+/// Writes the legend rows right-aligned above the plot, with the last row
+/// just above the frame.
 fn legend(out: &mut String, figure: &Figure, rows: &[Vec<usize>], plot: (f64, f64, f64, f64)) {
     if rows.is_empty() {
         return;
@@ -357,7 +360,7 @@ mod tests {
     }
 
     #[test]
-    fn one_circle_per_finite_point_with_its_values() {
+    fn render_circle_per_finite_point() {
         let svg = render(&accuracy_figure(vec![
             (1.0, 0.9),
             (2.0, f64::NAN),
@@ -370,15 +373,16 @@ mod tests {
     }
 
     #[test]
-    fn points_land_inside_the_plot_area() {
+    fn render_points_inside_plot_area() {
         let svg = render(&accuracy_figure(vec![(1.0, 0.0), (10.0, 1.0)]));
-        // y = 0 sits on the bottom edge (300 - 48), y = 1 on the top (52).
+        // y = 0 maps to the bottom edge (300 - 48) and y = 1 to the top
+        // edge (52).
         assert!(svg.contains("cy=\"252.0\""), "{svg}");
         assert!(svg.contains("cy=\"52.0\""), "{svg}");
     }
 
     #[test]
-    fn an_empty_figure_shows_its_note() {
+    fn render_empty_figure_shows_note() {
         let figure = accuracy_figure(Vec::new()).note("differential privacy is off");
         let svg = render(&figure);
         assert!(svg.contains(">differential privacy is off</text>"));
@@ -386,7 +390,7 @@ mod tests {
     }
 
     #[test]
-    fn text_is_escaped() {
+    fn render_escapes_text() {
         let figure = accuracy_figure(vec![(1.0, 0.5)]);
         let figure = Figure {
             title: "a<b & \"c\"".to_owned(),
@@ -398,7 +402,7 @@ mod tests {
     }
 
     #[test]
-    fn percent_ticks_and_axis_labels_are_drawn() {
+    fn render_percent_ticks_and_labels() {
         let svg = render(&accuracy_figure(vec![(1.0, 0.5), (5.0, 0.9)]));
         assert!(svg.contains(">100%</text>"), "{svg}");
         assert!(svg.contains(">round</text>"));
@@ -406,7 +410,7 @@ mod tests {
     }
 
     #[test]
-    fn byte_ticks_are_round_in_the_unit_shown() {
+    fn byte_ticks_round_in_shown_unit() {
         let figure = Figure::new(
             "bytes",
             "Bytes",
@@ -429,7 +433,7 @@ mod tests {
     }
 
     #[test]
-    fn a_long_legend_wraps_and_pushes_the_plot_down() {
+    fn long_legend_wraps_and_lowers_plot() {
         let mut figure = accuracy_figure(vec![(1.0, 0.5)]);
         for name in [
             "20261204-235430-s1-1e68 test",
@@ -446,7 +450,7 @@ mod tests {
     }
 
     #[test]
-    fn a_legend_appears_for_two_series() {
+    fn legend_for_two_series() {
         let figure = accuracy_figure(vec![(1.0, 0.5)])
             .series(Series::new("other run", vec![(1.0, 0.6)]).dashed());
         let svg = render(&figure);

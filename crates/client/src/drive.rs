@@ -9,6 +9,7 @@ use starling_proto::{
 };
 
 use crate::session::{ClientError, Session, Step};
+use crate::uplink::Packing;
 
 /// A failed send or receive.
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +120,9 @@ where
             Step::Continue => {}
             Step::Train(task, data) => {
                 let round = task.round;
+                let packing = Packing::of(&task);
                 let update = train(task, data).await?;
+                let update = session.compress_update(update, &packing)?;
                 tracing::debug!(client = session.client_id(), round, "sending update");
                 if let Err(err) = send(transport, &update).await {
                     return Ok(SessionEnd::Disconnected(err.to_string()));

@@ -4,12 +4,15 @@
 //!
 //! A transport implements [`Transport`]; [`drive`] runs the session over it
 //! and calls back for the heavy training step, which the caller places on a
-//! thread (native) or a worker (browser).
+//! thread (native) or a worker (browser). Updates are compressed as the
+//! round asks, with error feedback ([`Uplink`]).
 
 mod data;
 mod drive;
 mod session;
+mod uplink;
 
 pub use data::DataSource;
 pub use drive::{Notice, SessionEnd, Transport, TransportError, drive, drive_observed};
 pub use session::{ClientError, Session, Step, train_round, update_message};
+pub use uplink::{Packing, Uplink};

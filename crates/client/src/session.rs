@@ -12,6 +12,7 @@ use starling_proto::{
 use starling_train::LocalOutcome;
 
 use crate::data::DataSource;
+use crate::uplink::{Packing, Uplink};
 
 /// Error that stops a client session.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,9 @@ pub enum ClientError {
     /// The server rejected this client's registration.
     #[error("server rejected the registration: {0}")]
     Rejected(String),
+    /// The update could not be compressed as the round asks.
+    #[error("failed to compress the update: {0}")]
+    Compress(#[from] starling_compress::CompressError),
 }
 
 /// Action the transport loop takes after a server message.
@@ -66,6 +70,7 @@ pub struct Session {
     data: Option<Arc<Dataset>>,
     run_id: Option<String>,
     rounds_trained: u32,
+    uplink: Uplink,
 }
 
 impl Session {
@@ -85,6 +90,7 @@ impl Session {
             data: None,
             run_id: None,
             rounds_trained: 0,
+            uplink: Uplink::default(),
         }
     }
 
@@ -121,6 +127,22 @@ impl Session {
             Some(data) => data.len() as u64,
             None => self.source.known_examples(),
         }
+    }
+
+    /// Compresses the update in `message` as its task asked (`packing`),
+    /// carrying the error-feedback residual across rounds of this run.
+    pub fn compress_update(
+        &mut self,
+        message: ClientMessage,
+        packing: &Packing,
+    ) -> Result<ClientMessage, ClientError> {
+        let run_id = self.run_id.clone().unwrap_or_default();
+        Ok(self.uplink.pack(message, packing, &run_id)?)
+    }
+
+    /// The error-feedback residual carried into the next update, if any.
+    pub fn residual(&self) -> Option<&[f32]> {
+        self.uplink.residual()
     }
 
     /// First message on every (re)connection.
@@ -207,4 +229,58 @@ pub fn update_message(round: u32, outcome: LocalOutcome) -> ClientMessage {
         train_loss: outcome.train_loss,
         payload: UpdatePayload::Dense(outcome.delta),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use starling_data::Dataset;
+    use starling_proto::{ParamSet, TensorSpec, UplinkCompression};
+
+    use super::*;
+
+    fn welcome(run_id: &str) -> ServerMessage {
+        ServerMessage::Welcome {
+            run_id: run_id.to_owned(),
+            assignment: None,
+        }
+    }
+
+    fn update(values: Vec<f32>) -> ClientMessage {
+        let spec = TensorSpec {
+            name: "w".to_owned(),
+            shape: vec![values.len() as u32],
+        };
+        ClientMessage::Update(ClientUpdate {
+            round: 1,
+            num_examples: 1,
+            local_steps: 1,
+            train_loss: 0.1,
+            payload: UpdatePayload::Dense(ParamSet::new(vec![spec], values).unwrap()),
+        })
+    }
+
+    #[test]
+    fn residual_survives_a_reconnect_in_the_same_run() {
+        let data = Dataset::new(vec![0], vec![0], 1, 1).unwrap();
+        let mut session = Session::new("c", "test", DataSource::Own(Arc::new(data)));
+        session.on_message(welcome("run-1")).unwrap();
+        let packing = Packing {
+            round: 1,
+            compression: UplinkCompression::parse("topk:0.5", true).unwrap(),
+            round_seed: 1,
+            client_seed: 2,
+        };
+        session
+            .compress_update(update(vec![3.0, 1.0]), &packing)
+            .unwrap();
+        assert_eq!(session.residual(), Some(&[0.0, 1.0][..]));
+        // The connection drops; the same session registers again and is
+        // welcomed back into the same run.
+        session.on_message(welcome("run-1")).unwrap();
+        assert_eq!(session.residual(), Some(&[0.0, 1.0][..]));
+        session
+            .compress_update(update(vec![0.0, 1.0]), &packing)
+            .unwrap();
+        assert_eq!(session.residual(), Some(&[0.0, 0.0][..]));
+    }
 }

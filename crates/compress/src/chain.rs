@@ -101,7 +101,36 @@ impl ValueCodec {
         }
     }
 
+    /// Checks that the message's header carries this codec's parameters,
+    /// so a chain with other bits, chunk or levels is rejected.
+    fn check_parameters(&self, bytes: &[u8]) -> Result<(), CompressError> {
+        let mut reader = Reader::new(bytes);
+        let (name, expected, actual) = match self {
+            Self::Raw => return Ok(()),
+            Self::Quantize(quantizer) => {
+                let bits = reader.u8()?;
+                if bits != quantizer.bits() {
+                    ("bits", u64::from(quantizer.bits()), u64::from(bits))
+                } else {
+                    ("chunk size", quantizer.chunk() as u64, reader.varint()?)
+                }
+            }
+            Self::Qsgd(qsgd) => ("QSGD levels", u64::from(qsgd.levels()), reader.varint()?),
+            Self::Sign { chunk } => ("chunk size", *chunk as u64, reader.varint()?),
+        };
+        if expected == actual {
+            Ok(())
+        } else {
+            Err(CompressError::ParameterMismatch {
+                name,
+                expected,
+                actual,
+            })
+        }
+    }
+
     fn decode(&self, bytes: &[u8], expected: usize) -> Result<Vec<f32>, CompressError> {
+        self.check_parameters(bytes)?;
         let values = match self {
             Self::Raw => {
                 if bytes.len() != expected * 4 {
@@ -141,6 +170,19 @@ impl Chain {
     /// Compresses `update`; `seed` drives rand-k positions (share it across
     /// the round) and stochastic rounding.
     pub fn encode(&self, update: &[f32], seed: u64) -> Result<Encoded, CompressError> {
+        self.encode_with(update, seed, seed)
+    }
+
+    /// Compresses `update` with rand-k positions drawn from `round_seed`
+    /// (the same for every client of the round) and stochastic rounding
+    /// from `value_seed` (a client's own).
+    pub fn encode_with(
+        &self,
+        update: &[f32],
+        round_seed: u64,
+        value_seed: u64,
+    ) -> Result<Encoded, CompressError> {
+        let seed = round_seed;
         crate::check_finite(update)?;
         let mut bytes = vec![self.sparsifier.tag(), self.values.tag()];
         write_varint(&mut bytes, update.len() as u64);
@@ -157,7 +199,7 @@ impl Chain {
             Some(positions) => positions.iter().map(|&p| update[p as usize]).collect(),
             None => update.to_vec(),
         };
-        bytes.extend_from_slice(&self.values.encode(&kept, seed)?);
+        bytes.extend_from_slice(&self.values.encode(&kept, value_seed)?);
         let decoded = self.decode(&bytes, update.len(), seed)?;
         Ok(Encoded { bytes, decoded })
     }

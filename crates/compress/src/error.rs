@@ -67,6 +67,19 @@ pub enum CompressError {
         /// Tags in the message.
         actual: (u8, u8),
     },
+    /// The message's codec parameters differ from the configured ones.
+    #[error("message uses {name} {actual} but {expected} is configured")]
+    ParameterMismatch {
+        /// The parameter.
+        name: &'static str,
+        /// Configured value.
+        expected: u64,
+        /// Value in the message.
+        actual: u64,
+    },
+    /// A compression spec cannot be turned into a chain.
+    #[error("invalid compression spec: {0}")]
+    InvalidSpec(String),
     /// A vector of the wrong length was passed in.
     #[error("expected {expected} values, got {actual}")]
     LengthMismatch {

@@ -15,6 +15,7 @@ mod quantize;
 mod randk;
 mod sign;
 mod sparse;
+mod spec;
 mod varint;
 
 pub use chain::{Chain, Encoded, Sparsifier, ValueCodec};

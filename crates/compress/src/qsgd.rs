@@ -37,6 +37,11 @@ impl Qsgd {
         Ok(Self { levels })
     }
 
+    /// Levels s.
+    pub fn levels(&self) -> u32 {
+        self.levels
+    }
+
     /// Returns the bound on `E ||Q(v) - v||^2 / ||v||^2` for `len` values.
     pub fn variance_bound(&self, len: usize) -> f64 {
         let n = len as f64;

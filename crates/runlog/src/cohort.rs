@@ -1,6 +1,6 @@
-//! Accuracy by cohort: per true label, per client, per client-size decile
-//! and per client group (platform and backend), and how unevenly the
-//! global model serves clients.
+//! Accuracy by cohort (per true label, per client, per client-size decile
+//! and per client group of platform and backend) and the disparity of the
+//! global model's accuracy across clients.
 
 use std::collections::BTreeMap;
 
@@ -42,14 +42,15 @@ pub struct ClientAccuracy {
 }
 
 impl ClientAccuracy {
-    /// The client's group: platform and backend, e.g. `browser / wgpu-webgpu`.
+    /// Returns the client's group, `platform / backend`, e.g.
+    /// `browser / wgpu-webgpu`.
     pub fn group(&self) -> String {
         format!("{} / {}", self.platform, self.backend)
     }
 }
 
-/// Clients ordered worst-served first: lowest accuracy, then highest loss,
-/// then client id.
+/// Returns a copy of `clients` sorted worst-served first, by lowest
+/// accuracy, then highest loss, then client id.
 pub fn worst_first(clients: &[ClientAccuracy]) -> Vec<ClientAccuracy> {
     let mut sorted = clients.to_vec();
     sorted.sort_by(|a, b| {
@@ -61,7 +62,7 @@ pub fn worst_first(clients: &[ClientAccuracy]) -> Vec<ClientAccuracy> {
     sorted
 }
 
-/// How unevenly the global model serves clients.
+/// Spread of the global model's accuracy across clients.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Disparity {
     /// Clients evaluated.
@@ -78,7 +79,8 @@ pub struct Disparity {
     pub best: f64,
 }
 
-/// Disparity across `clients`; `None` when there are none.
+/// Computes the disparity across `clients`. Returns `None` when `clients`
+/// is empty.
 pub fn disparity(clients: &[ClientAccuracy]) -> Option<Disparity> {
     if clients.is_empty() {
         return None;
@@ -100,15 +102,15 @@ pub fn disparity(clients: &[ClientAccuracy]) -> Option<Disparity> {
     })
 }
 
-/// Accuracy of one cohort of clients.
+/// Accuracy of the clients in one size decile.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SizeDecile {
-    /// Decile number from 1 (smallest clients) to 10; fewer deciles when
-    /// there are fewer than ten clients.
+    /// Decile number from 1 (smallest clients) to 10. There are fewer
+    /// deciles when there are fewer than ten clients.
     pub decile: usize,
-    /// Fewest examples of a client in the decile.
+    /// Minimum example count of a client in the decile.
     pub min_examples: u64,
-    /// Most examples of a client in the decile.
+    /// Maximum example count of a client in the decile.
     pub max_examples: u64,
     /// Clients in the decile.
     pub clients: usize,
@@ -116,8 +118,9 @@ pub struct SizeDecile {
     pub accuracy: f64,
 }
 
-/// Splits clients by size (examples) into ten groups of nearly equal
-/// count, smallest first, and gives each group's example-weighted accuracy.
+/// Splits clients by size (example count) into ten deciles of nearly equal
+/// client count, smallest first, and computes each decile's
+/// example-weighted accuracy.
 pub fn size_deciles(clients: &[ClientAccuracy]) -> Vec<SizeDecile> {
     let mut sorted: Vec<&ClientAccuracy> = clients.iter().collect();
     sorted.sort_by(|a, b| {
@@ -149,13 +152,14 @@ pub struct GroupAccuracy {
     pub group: String,
     /// Clients in the group.
     pub clients: usize,
-    /// Examples over the group's clients.
+    /// Total examples across the group's clients.
     pub examples: u64,
     /// Example-weighted accuracy over the group's clients.
     pub accuracy: f64,
 }
 
-/// Example-weighted accuracy per client group, groups in name order.
+/// Computes the example-weighted accuracy of each client group, sorted by
+/// group name.
 pub fn by_group(clients: &[ClientAccuracy]) -> Vec<GroupAccuracy> {
     let mut groups: BTreeMap<String, Vec<&ClientAccuracy>> = BTreeMap::new();
     for client in clients {
@@ -172,8 +176,8 @@ pub fn by_group(clients: &[ClientAccuracy]) -> Vec<GroupAccuracy> {
         .collect()
 }
 
-/// Example-weighted accuracy; the unweighted mean when no client has
-/// examples, 0 for no clients.
+/// Computes the example-weighted accuracy. Falls back to the unweighted
+/// mean when no client has examples, and returns 0 for no clients.
 fn weighted_accuracy<'a>(clients: impl Iterator<Item = &'a ClientAccuracy> + Clone) -> f64 {
     let examples: u64 = clients.clone().map(|c| c.examples).sum();
     if examples == 0 {
@@ -209,20 +213,23 @@ mod tests {
         let d = disparity(&clients).unwrap();
         assert_eq!(d.clients, 4);
         assert!((d.mean - 0.75).abs() < 1e-12);
-        // Deviations -0.25, -0.05, 0.15, 0.15: variance 0.11 / 4.
+        // The deviations are -0.25, -0.05, 0.15 and 0.15, so the variance is
+        // 0.11 / 4.
         assert!((d.std_dev - (0.11f64 / 4.0).sqrt()).abs() < 1e-12);
-        // A tenth of four clients rounds up to one: the worst, 0.5.
+        // A tenth of four clients rounds up to one client, the worst at 0.5.
         assert!((d.worst_decile - 0.5).abs() < 1e-12);
-        assert_eq!((d.worst, d.best), (0.5, 0.9));
+        assert_eq!(d.worst, 0.5);
+        assert_eq!(d.best, 0.9);
         assert_eq!(disparity(&[]), None);
     }
 
     #[test]
-    fn worst_decile_of_twenty_clients_is_the_two_worst() {
+    fn worst_decile_of_twenty_clients() {
         let clients: Vec<_> = (0..20)
             .map(|i| client(&format!("c{i:02}"), 5, i as f64 / 20.0))
             .collect();
         let d = disparity(&clients).unwrap();
+        // The two worst clients have accuracies 0.0 and 0.05.
         assert!((d.worst_decile - 0.025).abs() < 1e-12, "{d:?}");
     }
 
@@ -239,14 +246,15 @@ mod tests {
     }
 
     #[test]
-    fn deciles_split_clients_by_size_and_weight_by_examples() {
+    fn size_deciles_weight_by_examples() {
         let clients: Vec<_> = (1..=20)
             .map(|i| client(&format!("c{i:02}"), i * 10, if i <= 2 { 0.2 } else { 0.8 }))
             .collect();
         let deciles = size_deciles(&clients);
         assert_eq!(deciles.len(), 10);
         assert_eq!(deciles[0].clients, 2);
-        assert_eq!((deciles[0].min_examples, deciles[0].max_examples), (10, 20));
+        assert_eq!(deciles[0].min_examples, 10);
+        assert_eq!(deciles[0].max_examples, 20);
         assert!((deciles[0].accuracy - 0.2).abs() < 1e-12);
         assert_eq!(deciles[9].max_examples, 200);
         assert!((deciles[9].accuracy - 0.8).abs() < 1e-12);
@@ -257,7 +265,7 @@ mod tests {
     }
 
     #[test]
-    fn groups_weight_accuracy_by_examples() {
+    fn by_group_weights_by_examples() {
         let mut tab = client("tab", 300, 0.6);
         tab.platform = "browser".to_owned();
         tab.backend = "wgpu-webgpu".to_owned();
@@ -271,7 +279,7 @@ mod tests {
     }
 
     #[test]
-    fn class_accuracy_of_an_empty_label_is_none() {
+    fn class_accuracy_of_empty_label() {
         let empty = ClassAccuracy {
             label: 3,
             correct: 0,

@@ -9,7 +9,7 @@
 //! - [`live`]: the events a running server streams ([`LiveEvent`]) and the
 //!   state a viewer rebuilds from them ([`RunView`]).
 //! - [`summary`]: the end-of-run record and the run header.
-//! - [`units`]: how bytes, ε, percentages and times are written.
+//! - [`units`]: formatting of bytes, ε, percentages and times.
 
 pub mod cohort;
 pub mod live;

@@ -1,7 +1,7 @@
 //! The live feed of a running server: numbered events, and the view of the
-//! run a dashboard rebuilds from them. Events carry consecutive sequence
-//! numbers from 1, so a viewer that reconnects asks for what came after the
-//! last number it applied and never misses or repeats one.
+//! run that a dashboard rebuilds from them. Events carry consecutive
+//! sequence numbers from 1. A viewer that reconnects requests the events
+//! after the last number it applied, so it neither misses nor repeats one.
 
 use std::collections::BTreeMap;
 
@@ -65,20 +65,20 @@ pub struct ClientInfo {
     pub backend: String,
     /// The hardware behind the backend.
     pub device: String,
-    /// Examples the client holds (its partition's size when the server
-    /// assigned one).
+    /// Number of examples on the client (its partition's size when the
+    /// server assigned one).
     pub num_examples: u64,
     /// Built-in partition the server assigned, if any.
     pub partition: Option<u32>,
 }
 
-/// What a client is doing, as far as the server knows.
+/// Activity of a client, as last reported to the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientState {
-    /// Connected, not in the open round.
+    /// Connected but not in the open round.
     Idle,
-    /// Sampled for the open round, update not yet in.
+    /// Sampled for the open round, with its update not yet received.
     Training,
     /// Its update for the open round was accepted.
     Submitted,
@@ -98,24 +98,26 @@ impl ClientState {
     }
 }
 
-/// What applying one event did.
+/// Outcome of applying one event to a [`RunView`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {
     /// The next event in sequence.
     Next,
-    /// Already applied; ignored.
+    /// Already applied, so ignored.
     Duplicate,
-    /// Some events before it never arrived; applied anyway and counted.
+    /// Applied although some events before it never arrived. The gap is
+    /// counted in [`RunView::gaps`].
     AfterGap {
         /// The sequence number expected.
         expected: u64,
     },
 }
 
-/// A run as a viewer sees it, rebuilt from its events or its history.
+/// State of a run as shown to a viewer, rebuilt from its events or its
+/// stored history.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunView {
-    /// The header, once `RunStarted` arrived.
+    /// The header, once `RunStarted` has arrived.
     pub header: Option<RunHeader>,
     /// Rounds completed, in order.
     pub rounds: Vec<RoundMetrics>,
@@ -123,7 +125,7 @@ pub struct RunView {
     pub clients: BTreeMap<String, (ClientInfo, ClientState)>,
     /// The round in progress, if any.
     pub open_round: Option<u32>,
-    /// The summary, once the run ended.
+    /// The summary, once the run has ended.
     pub summary: Option<RunSummary>,
     /// Sequence number of the last event applied (0 before any).
     pub last_seq: u64,
@@ -132,7 +134,8 @@ pub struct RunView {
 }
 
 impl RunView {
-    /// A finished (or running) run read from its stored history.
+    /// Builds the view of a finished (or running) run from its stored
+    /// history.
     pub fn from_history(
         header: Option<RunHeader>,
         rounds: Vec<RoundMetrics>,
@@ -146,7 +149,7 @@ impl RunView {
         }
     }
 
-    /// The run's status.
+    /// Returns the run's status.
     pub fn status(&self) -> RunStatus {
         match &self.summary {
             Some(summary) => RunStatus::from_reason(&summary.reason),
@@ -154,12 +157,12 @@ impl RunView {
         }
     }
 
-    /// The last round completed (0 before the first).
+    /// Returns the number of the last round completed (0 before the first).
     pub fn rounds_completed(&self) -> u32 {
         self.rounds.last().map_or(0, |m| m.round)
     }
 
-    /// Clients connected now.
+    /// Counts the clients connected now.
     pub fn connected(&self) -> usize {
         self.clients
             .values()
@@ -297,7 +300,7 @@ mod tests {
     }
 
     #[test]
-    fn client_states_follow_the_round() {
+    fn client_states_follow_round() {
         let mut view = RunView::default();
         let items = feed();
         for item in &items[..5] {
@@ -319,7 +322,7 @@ mod tests {
     }
 
     #[test]
-    fn replayed_events_are_ignored_and_gaps_counted() {
+    fn apply_ignores_replays_and_counts_gaps() {
         let items = feed();
         let mut view = RunView::default();
         for item in &items[..4] {
@@ -339,7 +342,7 @@ mod tests {
     }
 
     #[test]
-    fn events_serialise_with_a_type_tag() {
+    fn events_serialise_with_type_tag() {
         let json = serde_json::to_string(&feed()[5]).unwrap();
         assert_eq!(
             json,

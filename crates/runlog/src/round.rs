@@ -21,16 +21,17 @@ pub struct RoundMetrics {
     pub sampled: usize,
     /// Sampled clients whose update was accepted.
     pub completed: usize,
-    /// Sampled clients with no accepted update when the round closed; the
+    /// Sampled clients with no accepted update when the round closed. The
     /// `late` ones among them were still connected.
     pub dropped: usize,
-    /// Sampled clients still connected when the round closed without their
-    /// update: stragglers that missed the deadline. Included in `dropped`.
+    /// Sampled clients that were still connected when the round closed
+    /// without their update, i.e. stragglers that missed the deadline.
+    /// Included in `dropped`.
     #[serde(default)]
     pub late: usize,
     /// Messages rejected during the round (wrong round, bad layout, NaN…).
     pub rejected: usize,
-    /// Examples behind the accepted updates.
+    /// Examples the accepted updates were trained on.
     pub examples: u64,
     /// Example-weighted mean of the clients' local training loss.
     pub train_loss: Option<f64>,
@@ -56,39 +57,44 @@ pub struct RoundMetrics {
     /// The global model evaluated on each client's data, when evaluated.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clients: Vec<ClientAccuracy>,
-    /// Privacy spent so far; `None` when differential privacy is off.
+    /// Privacy spent so far, or `None` when differential privacy is off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<PrivacyRound>,
-    /// Secure aggregation's outcome; `None` when it is off.
+    /// Secure aggregation's outcome, or `None` when it is off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secure_aggregation: Option<SecAggRound>,
-    /// Aggregation error, if any; the model was left unchanged.
+    /// Aggregation error, if any. The model is left unchanged after an
+    /// error.
     pub error: Option<String>,
 }
 
 impl RoundMetrics {
-    /// Uncompressed over actual bytes, both directions together; `None`
-    /// before any byte moved.
+    /// Computes the ratio of uncompressed to actual bytes, both directions
+    /// together. Returns `None` before any byte moved, and when the
+    /// uncompressed sizes are 0 (missing in older files).
     pub fn compression_ratio(&self) -> Option<f64> {
         let actual = self.bytes_up + self.bytes_down;
         let uncompressed = self.bytes_up_uncompressed + self.bytes_down_uncompressed;
         (actual > 0 && uncompressed > 0).then(|| uncompressed as f64 / actual as f64)
     }
 
-    /// Sampled clients that disconnected before sending their update.
+    /// Counts the sampled clients that disconnected before sending their
+    /// update (`dropped` minus `late`).
     pub fn disconnected(&self) -> usize {
         self.dropped.saturating_sub(self.late)
     }
 }
 
-/// Differential privacy after a round.
+/// Differential-privacy state after a round.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PrivacyRound {
     /// ε spent from the start of the run up to and including this round.
     pub epsilon: f64,
     /// δ of the guarantee.
     pub delta: f64,
-    /// The ε budget; the run stops before exceeding it.
+    /// The ε budget, if one is set.
+    /// NOTE: no run stops on this budget yet, because `FinishReason` has no
+    /// variant for it.
     pub epsilon_budget: Option<f64>,
     /// Noise standard deviation over the clipping norm.
     pub noise_multiplier: f64,
@@ -112,7 +118,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn older_lines_without_the_newer_fields_still_read() {
+    fn metrics_without_newer_fields_parse() {
         let line = r#"{"round":3,"wall_time_s":1.5,"duration_s":0.5,"sampled":4,
             "completed":3,"dropped":1,"rejected":0,"examples":300,"train_loss":0.4,
             "test_accuracy":0.9,"test_loss":0.3,"bytes_up":1000,"bytes_down":2000,
@@ -126,7 +132,7 @@ mod tests {
     }
 
     #[test]
-    fn compression_ratio_is_uncompressed_over_actual() {
+    fn compression_ratio_uncompressed_over_actual() {
         let metrics = RoundMetrics {
             bytes_up: 100,
             bytes_down: 300,
@@ -139,7 +145,7 @@ mod tests {
     }
 
     #[test]
-    fn late_clients_are_not_counted_as_disconnected() {
+    fn disconnected_excludes_late_clients() {
         let metrics = RoundMetrics {
             dropped: 3,
             late: 2,

@@ -1,10 +1,12 @@
-//! What describes a run as a whole: the header a viewer shows at the top
-//! (what was trained, on what, how) and the summary written when it ends.
+//! Records of a run as a whole: the header shown at the top of a viewer
+//! (model, data and training settings) and the summary written when the run
+//! ends.
 
 use serde::{Deserialize, Serialize};
 use starling_proto::FinishReason;
 
-/// What a run trains and how, as shown at the top of the dashboard.
+/// Model, data and training settings of a run, as shown at the top of the
+/// dashboard.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunHeader {
     /// Run id (the output folder's name).
@@ -25,9 +27,10 @@ pub struct RunHeader {
     pub rounds: u32,
     /// Update compression, `off` when updates go as plain f32.
     pub compression: String,
-    /// Secure aggregation, `off` when the server sees each update.
+    /// Secure aggregation mode, `off` when the server reads each update
+    /// unmasked.
     pub secure_aggregation: String,
-    /// Differential privacy settings; `None` when it is off.
+    /// Differential privacy settings, or `None` when it is off.
     pub privacy: Option<PrivacySettings>,
 }
 
@@ -36,7 +39,9 @@ pub struct RunHeader {
 pub struct PrivacySettings {
     /// δ of the guarantee.
     pub delta: f64,
-    /// The ε budget; the run stops before exceeding it.
+    /// The ε budget, if one is set.
+    /// NOTE: no run stops on this budget yet, because `FinishReason` has no
+    /// variant for it.
     pub epsilon_budget: Option<f64>,
     /// Noise standard deviation over the clipping norm.
     pub noise_multiplier: f64,
@@ -63,7 +68,7 @@ pub struct RunSummary {
     pub bytes_down: u64,
 }
 
-/// Where a run stands.
+/// Status of a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "status", content = "reason")]
 pub enum RunStatus {
@@ -71,16 +76,17 @@ pub enum RunStatus {
     Running,
     /// All rounds ran, or the target accuracy was reached.
     Finished(String),
-    /// The operator stopped it.
+    /// The operator stopped the run.
     Stopped,
-    /// It failed; the text says why.
+    /// The run failed, with the cause as text.
     Failed(String),
-    /// It ended without a summary (the process was killed).
+    /// The run ended without a summary, e.g. because the process was
+    /// killed.
     Incomplete,
 }
 
 impl RunStatus {
-    /// The status a finished run's reason gives.
+    /// Maps the finish reason of an ended run to its status.
     pub fn from_reason(reason: &FinishReason) -> Self {
         match reason {
             FinishReason::RoundsCompleted | FinishReason::TargetAccuracy => {
@@ -91,7 +97,8 @@ impl RunStatus {
         }
     }
 
-    /// One word: `running`, `finished`, `stopped`, `failed`, `incomplete`.
+    /// Returns the status as one word: `running`, `finished`, `stopped`,
+    /// `failed` or `incomplete`.
     pub fn word(&self) -> &'static str {
         match self {
             Self::Running => "running",
@@ -102,7 +109,8 @@ impl RunStatus {
         }
     }
 
-    /// The word with its reason, e.g. `failed: not enough clients`.
+    /// Formats the status word with its reason, e.g.
+    /// `failed: not enough clients`.
     pub fn describe(&self) -> String {
         match self {
             Self::Finished(reason) => format!("finished ({reason})"),
@@ -132,7 +140,7 @@ mod tests {
     }
 
     #[test]
-    fn status_serialises_with_its_reason() {
+    fn status_serialises_with_reason() {
         let json = serde_json::to_string(&RunStatus::Failed("boom".into())).unwrap();
         assert_eq!(json, r#"{"status":"failed","reason":"boom"}"#);
         let json = serde_json::to_string(&RunStatus::Running).unwrap();

@@ -1,7 +1,9 @@
-//! How numbers are written for people: bytes in B, KiB, MiB and GiB, ε with
-//! a precision that suits its size, percentages, durations and UTC times.
+//! Formatting of numbers for display: bytes in B, KiB, MiB, GiB and TiB, ε
+//! with a precision that suits its magnitude, δ, percentages, durations and
+//! UTC times.
 
-/// Bytes with a binary unit: `512 B`, `1.50 KiB`, `6.10 MiB`, `1.20 GiB`.
+/// Formats a byte count with a binary unit: `512 B`, `1.50 KiB`,
+/// `6.10 MiB`, `1.20 GiB`.
 pub fn bytes(value: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if value < 1024 {
@@ -16,8 +18,8 @@ pub fn bytes(value: u64) -> String {
     format!("{} {}", three_digits(scaled), UNITS[unit])
 }
 
-/// The unit [`bytes`] would pick for `value` and its size in bytes, so a
-/// chart axis can use one unit for all its ticks.
+/// Returns the unit that [`bytes`] would pick for `value`, with the unit's
+/// size in bytes, so that a chart axis can use one unit for all its ticks.
 pub fn byte_unit(value: f64) -> (&'static str, f64) {
     const UNITS: [(&str, f64); 5] = [
         ("B", 1.0),
@@ -34,8 +36,9 @@ pub fn byte_unit(value: f64) -> (&'static str, f64) {
         .unwrap_or(UNITS[0])
 }
 
-/// A privacy loss ε: three significant digits below 10 (`0.0123`, `1.23`),
-/// one decimal up to 100 (`12.3`), whole numbers above; `∞` when infinite.
+/// Formats a privacy loss ε with three significant digits below 10
+/// (`0.0123`, `1.23`), one decimal below 100 (`12.3`) and none from 100 up.
+/// Zero is `0`, infinity `∞` and NaN `NaN`.
 pub fn epsilon(value: f64) -> String {
     if value.is_infinite() {
         return "∞".to_owned();
@@ -57,18 +60,20 @@ pub fn epsilon(value: f64) -> String {
     }
 }
 
-/// δ in scientific notation: `1e-5`, `2.5e-6`.
+/// Formats δ in scientific notation: `1e-5`, `2.5e-6`.
 pub fn delta(value: f64) -> String {
     let text = format!("{value:e}");
     text.replace("e-0", "e-")
 }
 
-/// A fraction as a percentage with two decimals: `0.9565` -> `95.65%`.
+/// Formats a fraction as a percentage with two decimals: `0.9565` ->
+/// `95.65%`.
 pub fn percent(fraction: f64) -> String {
     format!("{:.2}%", fraction * 100.0)
 }
 
-/// A duration: `850 ms`, `12.3 s`, `4 min 05 s`, `1 h 02 min`.
+/// Formats a duration in seconds: `850 ms`, `12.3 s`, `4 min 05 s`,
+/// `1 h 02 min`.
 pub fn seconds(value: f64) -> String {
     if value < 1.0 {
         return format!("{:.0} ms", value * 1000.0);
@@ -83,7 +88,7 @@ pub fn seconds(value: f64) -> String {
     format!("{} h {:02} min", whole / 3600, (whole % 3600) / 60)
 }
 
-/// Milliseconds since the Unix epoch as `2026-12-04 23:33:59 UTC`.
+/// Formats milliseconds since the Unix epoch as `2026-12-04 23:33:59 UTC`.
 pub fn utc_time(ms: u64) -> String {
     let secs = ms / 1000;
     let days = (secs / 86_400) as i64;
@@ -97,7 +102,7 @@ pub fn utc_time(ms: u64) -> String {
     )
 }
 
-/// Year, month and day of a day count since 1970-01-01 (proleptic
+/// Converts a day count since 1970-01-01 to year, month and day (proleptic
 /// Gregorian calendar, Howard Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -112,7 +117,8 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// Three significant digits, at most two decimals: `1.50`, `12.5`, `512`.
+/// Formats `value` with two decimals below 10, one below 100 and none from
+/// 100 up: `1.50`, `12.5`, `512`.
 fn three_digits(value: f64) -> String {
     if value >= 100.0 {
         format!("{value:.0}")
@@ -140,7 +146,7 @@ mod tests {
     }
 
     #[test]
-    fn byte_unit_picks_the_largest_unit_not_above_the_value() {
+    fn byte_unit_largest_not_above_value() {
         assert_eq!(byte_unit(0.0), ("B", 1.0));
         assert_eq!(byte_unit(1023.0), ("B", 1.0));
         assert_eq!(byte_unit(2048.0).0, "KiB");
@@ -148,7 +154,7 @@ mod tests {
     }
 
     #[test]
-    fn epsilon_precision_follows_its_size() {
+    fn epsilon_precision_follows_magnitude() {
         assert_eq!(epsilon(0.0), "0");
         assert_eq!(epsilon(0.012345), "0.0123");
         assert_eq!(epsilon(0.5), "0.500");

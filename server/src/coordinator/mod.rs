@@ -15,10 +15,11 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use starling_aggregate::{ClientContribution, Strategy};
+use starling_compress::Chain;
 use starling_data::Dataset;
 use starling_proto::{
     Capabilities, ClientMessage, ClientUpdate, DataAssignment, ErrorCode, FinishReason, ParamSet,
-    RoundTask, ServerMessage, encode_server,
+    RoundTask, ServerMessage, UpdatePayload, UplinkCompression, encode_server,
 };
 use starling_runlog::{ClassAccuracy, ClientAccuracy, ClientInfo, LiveEvent, RunHeader, Sequenced};
 use tokio::sync::{broadcast, mpsc, watch};
@@ -27,13 +28,13 @@ use tokio::time::{Instant, sleep_until};
 
 pub use registry::{MAX_CLIENT_ID_LEN, validate_client_id};
 use registry::{Registered, Registry};
-use round::{OpenRound, Rejection};
+use round::{OpenRound, Rejection, RoundCodec};
 
 use crate::config::RunConfig;
 use crate::feed::Feed;
 use crate::link::{ConnectionId, Connector, Event};
 use crate::outputs::{RoundMetrics, RunOutputs, RunSummary};
-use crate::sampling::{client_seed, sample_clients, sample_size};
+use crate::sampling::{client_seed, round_seed, sample_clients, sample_size};
 use crate::setup::{RunData, StartError};
 
 /// Events queued from connections before their tasks wait.
@@ -139,8 +140,25 @@ pub async fn start_run(config: RunConfig) -> Result<RunHandle, StartError> {
 
     let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
     let connector = Connector::new(events_tx, config.max_message_bytes, config.max_connections);
+    let uplink = match config.uplink_compression()? {
+        Some(spec) => Some((
+            spec,
+            Chain::from_spec(&spec, data.initial_model.len()).map_err(|err| {
+                crate::config::ConfigError::Invalid {
+                    field: "compression",
+                    value: config.compression.clone(),
+                    reason: err.to_string(),
+                }
+            })?,
+        )),
+        None => None,
+    };
+    let dense_payload_len = UpdatePayload::Dense(data.initial_model.clone()).encoded_len();
     let feed = Feed::new();
-    let header = run_header(&config, &run_id);
+    let mut header = run_header(&config, &run_id);
+    if let Some((spec, _)) = &uplink {
+        header.compression = spec.to_string();
+    }
     if let Err(err) = outputs.write_json("header.json", &header) {
         tracing::error!(run_id, error = %err, "failed to write the run header");
     }
@@ -176,6 +194,8 @@ pub async fn start_run(config: RunConfig) -> Result<RunHandle, StartError> {
         model_tx,
         registry: Registry::default(),
         open: None,
+        uplink,
+        dense_payload_len,
         started: Instant::now(),
         bytes_up: 0,
         bytes_down: 0,
@@ -232,6 +252,10 @@ struct Coordinator {
     model_tx: watch::Sender<ModelSnapshot>,
     registry: Registry,
     open: Option<OpenRound>,
+    /// The configured update compression and its decoder.
+    uplink: Option<(UplinkCompression, Chain)>,
+    /// Bytes of an update's payload as plain `f32` values.
+    dense_payload_len: usize,
     started: Instant,
     bytes_up: u64,
     bytes_down: u64,
@@ -374,7 +398,16 @@ impl Coordinator {
             sampled: sampled.clone(),
             available: candidates.len(),
         });
-        self.open = Some(OpenRound::new(round, sampled.iter().cloned().collect()));
+        let codec = self.uplink.map(|(spec, chain)| RoundCodec {
+            spec,
+            chain,
+            round_seed: round_seed(self.config.seed, round),
+        });
+        self.open = Some(OpenRound::new(
+            round,
+            sampled.iter().cloned().collect(),
+            codec,
+        ));
         for client_id in &sampled {
             self.send_task(round, client_id);
         }
@@ -404,6 +437,8 @@ impl Coordinator {
             config: self.config.train.clone(),
             deadline_ms: self.config.round_timeout().as_millis() as u64,
             seed: client_seed(self.config.seed, round, client_id),
+            round_seed: round_seed(self.config.seed, round),
+            compression: self.uplink.map(|(spec, _)| spec),
         };
         let frame = match encode_server(&ServerMessage::Round(task)) {
             Ok(frame) => Bytes::from(frame),
@@ -460,7 +495,7 @@ impl Coordinator {
             bytes_up: open.bytes_up,
             bytes_down: open.bytes_down,
             // Updates and models travel as plain f32 values for now.
-            bytes_up_uncompressed: open.bytes_up,
+            bytes_up_uncompressed: open.bytes_up_uncompressed,
             bytes_down_uncompressed: open.bytes_down,
             ..RoundMetrics::default()
         };
@@ -603,7 +638,7 @@ impl Coordinator {
                 frame_bytes,
                 message,
             } => {
-                self.count_up(frame_bytes);
+                self.count_up(frame_bytes, self.uncompressed_size(frame_bytes, &message));
                 self.handle_message(connection, message);
             }
         }
@@ -790,10 +825,24 @@ impl Coordinator {
         Ok(())
     }
 
-    fn count_up(&mut self, bytes: usize) {
+    /// The size `frame_bytes` would have had with its update as plain
+    /// `f32` values in the model's layout.
+    fn uncompressed_size(&self, frame_bytes: usize, message: &ClientMessage) -> usize {
+        match message {
+            ClientMessage::Update(update)
+                if matches!(update.payload, UpdatePayload::Compressed(_)) =>
+            {
+                frame_bytes - update.payload.encoded_len().min(frame_bytes) + self.dense_payload_len
+            }
+            _ => frame_bytes,
+        }
+    }
+
+    fn count_up(&mut self, bytes: usize, uncompressed: usize) {
         self.bytes_up += bytes as u64;
         if let Some(open) = self.open.as_mut() {
             open.bytes_up += bytes as u64;
+            open.bytes_up_uncompressed += uncompressed as u64;
         }
     }
 

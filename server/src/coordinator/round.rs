@@ -4,9 +4,23 @@
 use std::collections::{BTreeSet, HashMap};
 
 use bytes::Bytes;
+use starling_compress::Chain;
 use starling_proto::{
-    ClientUpdate, ErrorCode, MAX_NUM_EXAMPLES, ParamSet, TensorSpec, UpdatePayload, compare_layouts,
+    ClientUpdate, ErrorCode, MAX_NUM_EXAMPLES, ParamSet, TensorSpec, UpdatePayload,
+    UplinkCompression, compare_layouts,
 };
+
+/// How this round's updates are compressed: the spec announced in the
+/// tasks, the chain that decodes it, and the round's shared seed.
+#[derive(Clone, Debug)]
+pub struct RoundCodec {
+    /// The spec clients were told.
+    pub spec: UplinkCompression,
+    /// Its decoder for the model's size.
+    pub chain: Chain,
+    /// Seed of the round's rand-k positions.
+    pub round_seed: u64,
+}
 
 /// An update that passed every check; it is aggregated when the round
 /// closes.
@@ -59,10 +73,14 @@ pub struct OpenRound {
     pub rejected: usize,
     pub bytes_up: u64,
     pub bytes_down: u64,
+    /// What `bytes_up` would have been with every update as plain `f32`.
+    pub bytes_up_uncompressed: u64,
+    /// Compression of the round's updates; `None` for plain `f32`.
+    pub codec: Option<RoundCodec>,
 }
 
 impl OpenRound {
-    pub fn new(round: u32, sampled: BTreeSet<String>) -> Self {
+    pub fn new(round: u32, sampled: BTreeSet<String>, codec: Option<RoundCodec>) -> Self {
         Self {
             round,
             sampled,
@@ -72,6 +90,8 @@ impl OpenRound {
             rejected: 0,
             bytes_up: 0,
             bytes_down: 0,
+            bytes_up_uncompressed: 0,
+            codec,
         }
     }
 
@@ -89,7 +109,7 @@ impl OpenRound {
         layout: &[TensorSpec],
     ) -> Result<(), Rejection> {
         self.check_addressing(client_id, &update)?;
-        let delta = match check_content(&update, layout) {
+        let delta = match check_content(&update, layout, self.codec.as_ref()) {
             Ok(delta) => delta,
             Err(rejection) => {
                 self.finished.insert(client_id.to_owned());
@@ -139,9 +159,12 @@ impl OpenRound {
     }
 }
 
-/// Checks layout and values; returns the flat delta.
-fn check_content(update: &ClientUpdate, layout: &[TensorSpec]) -> Result<Vec<f32>, Rejection> {
-    let UpdatePayload::Dense(params) = &update.payload;
+/// Checks the encoding, layout and values; returns the flat delta.
+fn check_content(
+    update: &ClientUpdate,
+    layout: &[TensorSpec],
+    codec: Option<&RoundCodec>,
+) -> Result<Vec<f32>, Rejection> {
     if update.num_examples > MAX_NUM_EXAMPLES {
         return Err(Rejection::new(
             ErrorCode::InvalidUpdate,
@@ -151,14 +174,44 @@ fn check_content(update: &ClientUpdate, layout: &[TensorSpec]) -> Result<Vec<f32
             ),
         ));
     }
-    check_params(params, layout)?;
     if !update.train_loss.is_finite() {
         return Err(Rejection::new(
             ErrorCode::NonFinite,
             format!("update rejected: train loss is {}", update.train_loss),
         ));
     }
-    Ok(params.values().to_vec())
+    match (&update.payload, codec) {
+        (UpdatePayload::Dense(params), None) => {
+            check_params(params, layout)?;
+            Ok(params.values().to_vec())
+        }
+        (UpdatePayload::Compressed(bytes), Some(codec)) => {
+            let len = layout.iter().map(TensorSpec::numel).sum();
+            codec
+                .chain
+                .decode(bytes, len, codec.round_seed)
+                .map_err(|err| {
+                    Rejection::new(
+                        ErrorCode::InvalidUpdate,
+                        format!(
+                            "update rejected: it does not decode as {} ({err})",
+                            codec.spec
+                        ),
+                    )
+                })
+        }
+        (UpdatePayload::Dense(_), Some(codec)) => Err(Rejection::new(
+            ErrorCode::InvalidUpdate,
+            format!(
+                "update rejected: this run expects updates compressed as {}, got plain f32 values",
+                codec.spec
+            ),
+        )),
+        (UpdatePayload::Compressed(_), None) => Err(Rejection::new(
+            ErrorCode::InvalidUpdate,
+            "update rejected: this run expects plain f32 updates, got a compressed one",
+        )),
+    }
 }
 
 fn check_params(params: &ParamSet, layout: &[TensorSpec]) -> Result<(), Rejection> {
@@ -199,7 +252,7 @@ mod tests {
     }
 
     fn open() -> OpenRound {
-        OpenRound::new(3, ["a".to_owned(), "b".to_owned()].into())
+        OpenRound::new(3, ["a".to_owned(), "b".to_owned()].into(), None)
     }
 
     #[test]
