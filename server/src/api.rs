@@ -24,7 +24,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::Stream;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use starling_runlog::{LiveEvent, RunHeader, Sequenced};
 use tokio::sync::broadcast;
 
@@ -103,6 +103,8 @@ pub fn router(runs_dir: PathBuf, live: Option<LiveRun>) -> Router {
         .route("/api/runs/{id}", get(run_detail))
         .route("/api/runs/{id}/metrics", get(run_metrics))
         .route("/api/live", get(live_events))
+        .route("/api", get(api_not_found))
+        .route("/api/{*rest}", get(api_not_found))
         .with_state(state)
 }
 
@@ -127,18 +129,26 @@ fn error(status: StatusCode, message: String) -> Response {
 
 /// Checks an id from the URL and returns its folder.
 fn run_folder(runs: &Runs, id: &str) -> Result<PathBuf, ApiError> {
-    let valid = !id.is_empty()
-        && id.len() <= MAX_RUN_ID_LEN
-        && !id.starts_with('.')
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if !valid {
+    let problem = if id.is_empty() {
+        Some("is empty".to_owned())
+    } else if id.len() > MAX_RUN_ID_LEN {
+        Some(format!("is longer than {MAX_RUN_ID_LEN} characters"))
+    } else if id.starts_with('.') {
+        Some("starts with '.'".to_owned())
+    } else if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        Some("has characters other than letters, digits, '-', '_' and '.'".to_owned())
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
         let shown: String = id.chars().take(MAX_RUN_ID_LEN).collect();
-        tracing::warn!(run_id = shown, "rejected an invalid run id");
+        tracing::warn!(run_id = shown, problem, "rejected an invalid run id");
         return Err(ApiError {
             status: StatusCode::BAD_REQUEST,
-            message: format!("invalid run id {shown:?}: use letters, digits, '-', '_' and '.'"),
+            message: format!("invalid run id {shown:?}: it {problem}"),
         });
     }
     let dir = runs.dir.join(id);
@@ -269,15 +279,9 @@ async fn run_metrics(State(runs): State<Arc<Runs>>, UrlPath(id): UrlPath<String>
     }
 }
 
-/// Query parameters of `/api/live`: `?after=N` resumes after event N.
-#[derive(Debug, Deserialize)]
-struct LiveQuery {
-    after: Option<u64>,
-}
-
 async fn live_events(
     State(runs): State<Arc<Runs>>,
-    Query(query): Query<LiveQuery>,
+    Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
     let Some(live) = &runs.live else {
@@ -286,19 +290,16 @@ async fn live_events(
             "this server executes no run; past runs are under /api/runs".to_owned(),
         );
     };
-    let last_event_id = headers
-        .get("last-event-id")
-        .and_then(|value| value.to_str().ok())
-        .map(|text| text.trim().parse::<u64>());
-    let after = match (last_event_id, query.after) {
-        (Some(Ok(seq)), _) => seq,
-        (Some(Err(_)), _) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "Last-Event-ID must be an event number".to_owned(),
+    let after = match resume_point(&live.run_id, &query, &headers) {
+        Ok(after) => after,
+        Err(message) => {
+            tracing::warn!(
+                run_id = live.run_id,
+                reason = message,
+                "rejected a live feed request"
             );
+            return error(StatusCode::BAD_REQUEST, message);
         }
-        (None, after) => after.unwrap_or(0),
     };
     let subscription = live.feed.subscribe(after);
     if subscription.ended && subscription.missed.is_empty() {
@@ -311,20 +312,60 @@ async fn live_events(
         missed = subscription.missed.len(),
         "live feed subscriber"
     );
-    let stream = live_stream(subscription.missed.into(), subscription.live);
+    let stream = live_stream(
+        live.run_id.clone(),
+        subscription.missed.into(),
+        subscription.live,
+    );
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
+}
+
+/// The event number to resume after: from `Last-Event-ID` (`<run-id>/<n>`,
+/// as this server sends it, or a bare number), else `?after=n`, else 0. An
+/// id from another run (a server restarted on the same port) starts over.
+fn resume_point(
+    run_id: &str,
+    query: &[(String, String)],
+    headers: &HeaderMap,
+) -> Result<u64, String> {
+    let number = |text: &str, what: &str| {
+        text.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("{what} must be an event number, got {text:?}"))
+    };
+    if let Some(value) = headers.get("last-event-id") {
+        let text = value
+            .to_str()
+            .map_err(|_| "Last-Event-ID is not text".to_owned())?;
+        return match text.rsplit_once('/') {
+            Some((run, seq)) if run == run_id => number(seq, "Last-Event-ID"),
+            Some(_) => Ok(0),
+            None => number(text, "Last-Event-ID"),
+        };
+    }
+    let mut after = None;
+    for (key, value) in query {
+        match key.as_str() {
+            "after" if after.is_some() => return Err("?after= is given twice".to_owned()),
+            "after" => after = Some(number(value, "?after=")?),
+            other => return Err(format!("unknown query parameter {other:?}; use ?after=N")),
+        }
+    }
+    Ok(after.unwrap_or(0))
 }
 
 /// Streams the missed events, then the live ones, and ends after
 /// `Finished`. A subscriber that falls behind the broadcast is cut off, and
 /// its browser reconnects with the last number it received.
 fn live_stream(
+    run_id: String,
     missed: VecDeque<Arc<Sequenced>>,
     live: broadcast::Receiver<Arc<Sequenced>>,
 ) -> impl Stream<Item = Result<SseEvent, Infallible>> {
     struct State {
+        run_id: String,
         missed: VecDeque<Arc<Sequenced>>,
         live: broadcast::Receiver<Arc<Sequenced>>,
         last: u64,
@@ -332,6 +373,7 @@ fn live_stream(
         done: bool,
     }
     let state = State {
+        run_id,
         missed,
         live,
         last: 0,
@@ -372,11 +414,24 @@ fn live_stream(
                 return None;
             }
         };
-        let mut event = SseEvent::default().id(item.seq.to_string()).data(data);
+        let mut event = SseEvent::default()
+            .id(format!("{}/{}", state.run_id, item.seq))
+            .data(data);
         if state.first {
             event = event.retry(Duration::from_millis(RECONNECT_MS));
             state.first = false;
         }
         Some((Ok(event), state))
     })
+}
+
+/// Any other path under `/api`: a JSON 404 naming the endpoints.
+async fn api_not_found(uri: axum::http::Uri) -> Response {
+    let shown: String = uri.path().chars().take(MAX_RUN_ID_LEN).collect();
+    error(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no API endpoint at {shown}; use /api/runs, /api/runs/{{id}}, /api/runs/{{id}}/metrics or /api/live"
+        ),
+    )
 }

@@ -265,7 +265,14 @@ impl RunConfig {
                 STRATEGIES.join(", ")
             ),
         )?;
-        self.uplink_compression()?;
+        if let Some(spec) = self.uplink_compression()? {
+            // The codecs check their own limits (bits, chunk size, levels).
+            starling_compress::Chain::from_spec(&spec, 1).map_err(|err| ConfigError::Invalid {
+                field: "compression",
+                value: self.compression.clone(),
+                reason: err.to_string(),
+            })?;
+        }
         self.validate_train()?;
         self.validate_partition()
     }

@@ -50,13 +50,37 @@ impl RunOutputs {
     }
 }
 
-/// Reads a run's `metrics.jsonl` back.
+/// Reads a run's `metrics.jsonl` back. A last line without its newline
+/// that does not parse (a write cut short when the process was killed) is
+/// skipped with a warning; any other bad line is an error naming it.
 pub fn read_metrics(run_dir: &Path) -> io::Result<Vec<RoundMetrics>> {
     let text = fs::read_to_string(run_dir.join("metrics.jsonl"))?;
-    text.lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| serde_json::from_str(line).map_err(io::Error::other))
-        .collect()
+    let complete = text.ends_with('\n');
+    let lines: Vec<&str> = text.lines().collect();
+    let mut metrics = Vec::with_capacity(lines.len());
+    for (index, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(round) => metrics.push(round),
+            Err(err) if index + 1 == lines.len() && !complete => {
+                tracing::warn!(
+                    dir = %run_dir.display(),
+                    line = index + 1,
+                    error = %err,
+                    "skipped an unfinished last line of metrics.jsonl"
+                );
+            }
+            Err(err) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("metrics.jsonl line {}: {err}", index + 1),
+                ));
+            }
+        }
+    }
+    Ok(metrics)
 }
 
 #[cfg(test)]
@@ -83,5 +107,20 @@ mod tests {
         assert_eq!(read, vec![first, second]);
         let config = fs::read_to_string(outputs.dir().join("config.toml")).unwrap();
         assert_eq!(RunConfig::from_toml(&config).unwrap(), RunConfig::default());
+    }
+
+    #[test]
+    fn an_unfinished_last_line_is_skipped_and_others_are_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let line = serde_json::to_string(&RoundMetrics::default()).unwrap();
+        let path = tmp.path().join("metrics.jsonl");
+        fs::write(&path, format!("{line}\n{line}\n{}", &line[..20])).unwrap();
+        assert_eq!(read_metrics(tmp.path()).unwrap().len(), 2);
+        fs::write(&path, format!("{line}\n{}\n{line}\n", &line[..20])).unwrap();
+        let err = read_metrics(tmp.path()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("metrics.jsonl line 2:"),
+            "{err}"
+        );
     }
 }

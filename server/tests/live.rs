@@ -54,7 +54,9 @@ fn events(body: &[u8]) -> Vec<(u64, Sequenced)> {
                     .map(str::trim)
                     .unwrap_or_else(|| panic!("no {name} in {block:?}"))
             };
-            let id: u64 = field("id:").parse().expect("numeric id");
+            let (run, seq) = field("id:").rsplit_once('/').expect("id is run/number");
+            assert_eq!(run, "live");
+            let id: u64 = seq.parse().expect("numeric id");
             let data: Sequenced = serde_json::from_str(field("data:")).expect("event JSON");
             (id, data)
         })
@@ -94,7 +96,7 @@ async fn live_resumes_after_last_event_id() {
     }
     feed.publish(finished());
     let addr = serve(router(&feed)).await;
-    let reply = get(addr, "/api/live", &[("Last-Event-ID", "2")]).await;
+    let reply = get(addr, "/api/live", &[("Last-Event-ID", "live/2")]).await;
     let ids: Vec<u64> = events(&reply.body).iter().map(|(id, _)| *id).collect();
     assert_eq!(ids, [3, 4]);
     let reply = get(addr, "/api/live?after=3", &[]).await;
@@ -102,10 +104,26 @@ async fn live_resumes_after_last_event_id() {
     assert_eq!(ids, [4]);
     // An ended run has nothing after its last event, so the server responds
     // with 204, which stops EventSource from reconnecting.
-    let reply = get(addr, "/api/live", &[("Last-Event-ID", "4")]).await;
+    let reply = get(addr, "/api/live", &[("Last-Event-ID", "live/4")]).await;
     assert_eq!(reply.status, 204);
-    let reply = get(addr, "/api/live", &[("Last-Event-ID", "four")]).await;
-    assert_eq!(reply.status, 400);
+    // A bare number works too.
+    let reply = get(addr, "/api/live", &[("Last-Event-ID", "3")]).await;
+    let ids: Vec<u64> = events(&reply.body).iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, [4]);
+    for bad in ["four", "live/four"] {
+        let reply = get(addr, "/api/live", &[("Last-Event-ID", bad)]).await;
+        assert_eq!(reply.status, 400, "{bad}");
+    }
+    for bad in [
+        "/api/live?after=abc",
+        "/api/live?after=1&after=2",
+        "/api/live?from=3",
+    ] {
+        let reply = get(addr, bad, &[]).await;
+        assert_eq!(reply.status, 400, "{bad}");
+        let body: serde_json::Value = serde_json::from_slice(&reply.body).expect("JSON error");
+        assert!(body["error"].is_string(), "{bad}: {body}");
+    }
 }
 
 #[tokio::test]
@@ -141,4 +159,33 @@ async fn live_without_run_returns_404() {
     assert_eq!(reply.status, 404);
     let body: serde_json::Value = serde_json::from_slice(&reply.body).expect("JSON error");
     assert!(body["error"].as_str().unwrap().contains("no run"));
+}
+
+#[tokio::test]
+async fn an_id_from_another_run_starts_over() {
+    // A dashboard that followed an earlier run on the same port sends that
+    // run's last id; it gets this run from its first event.
+    let feed = Feed::new();
+    feed.publish(round(1));
+    feed.publish(finished());
+    let addr = serve(router(&feed)).await;
+    let reply = get(addr, "/api/live", &[("Last-Event-ID", "older-run/99")]).await;
+    assert_eq!(reply.status, 200);
+    let ids: Vec<u64> = events(&reply.body).iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, [1, 2]);
+}
+
+#[tokio::test]
+async fn unknown_api_paths_are_json_404s() {
+    let feed = Feed::new();
+    let addr = serve(router(&feed)).await;
+    for path in ["/api", "/api/nothing", "/api/runs/x/y"] {
+        let reply = get(addr, path, &[]).await;
+        assert_eq!(reply.status, 404, "{path}");
+        let body: serde_json::Value = serde_json::from_slice(&reply.body).expect("JSON error");
+        assert!(
+            body["error"].as_str().unwrap().contains("no API endpoint"),
+            "{path}: {body}"
+        );
+    }
 }

@@ -19,6 +19,11 @@ pub fn App() -> impl IntoView {
         .and_then(|w| w.location().search().ok())
         .unwrap_or_default();
     let query = Query::parse(&search);
+    // Read once: a phone gets narrower charts for the whole visit.
+    let page_width = web_sys::window()
+        .and_then(|w| w.inner_width().ok())
+        .and_then(|width| width.as_f64())
+        .unwrap_or(1280.0);
     let run = RwSignal::new(RunView::default());
     let compare = RwSignal::new(None::<Compare>);
     let runs = RwSignal::new(Vec::<Listing>::new());
@@ -51,7 +56,7 @@ pub fn App() -> impl IntoView {
                         let _ = progress.get();
                         compare.track();
                         let charts = run.with_untracked(|r| {
-                            compare.with_untracked(|c| model::learning_charts(r, c.as_ref()))
+                            compare.with_untracked(|c| model::learning_charts(r, c.as_ref(), page_width))
                         });
                         charts.into_iter().map(chart_view).collect_view()
                     }}
@@ -62,7 +67,7 @@ pub fn App() -> impl IntoView {
                 <div class="charts">
                     {move || {
                         let _ = progress.get();
-                        run.with_untracked(model::bytes_charts).into_iter().map(chart_view).collect_view()
+                        run.with_untracked(|r| model::bytes_charts(r, page_width)).into_iter().map(chart_view).collect_view()
                     }}
                 </div>
             </section>
@@ -74,7 +79,7 @@ pub fn App() -> impl IntoView {
                 <div class="charts">
                     {move || {
                         let _ = progress.get();
-                        chart_view(run.with_untracked(model::privacy_chart))
+                        chart_view(run.with_untracked(|r| model::privacy_chart(r, page_width)))
                     }}
                 </div>
                 <p id="secagg-status" class="panel-note">
@@ -86,7 +91,7 @@ pub fn App() -> impl IntoView {
                 <div class="charts">
                     {move || {
                         let _ = progress.get();
-                        chart_view(run.with_untracked(model::participation_chart))
+                        chart_view(run.with_untracked(|r| model::participation_chart(r, page_width)))
                     }}
                 </div>
                 <Clients run=run />
@@ -344,7 +349,7 @@ fn Cohorts(run: RwSignal<RunView>) -> impl IntoView {
                     </table>
                 </div>
                 <div>
-                    <h3>"Disparity across clients"</h3>
+                    <h3>"Disparity across clients (training data)"</h3>
                     <dl id="disparity" class="stats">
                         {move || {
                             let clients = evaluated.get().map(|m| m.clients).unwrap_or_default();
@@ -361,7 +366,7 @@ fn Cohorts(run: RwSignal<RunView>) -> impl IntoView {
                             }
                         }}
                     </dl>
-                    <h3>"By client size"</h3>
+                    <h3>"By client size (training data)"</h3>
                     <table id="size-deciles">
                         <thead>
                             <tr>
@@ -390,7 +395,7 @@ fn Cohorts(run: RwSignal<RunView>) -> impl IntoView {
                             }}
                         </tbody>
                     </table>
-                    <h3>"By client group"</h3>
+                    <h3>"By client group (training data)"</h3>
                     <table id="groups">
                         <thead>
                             <tr>
@@ -420,6 +425,9 @@ fn Cohorts(run: RwSignal<RunView>) -> impl IntoView {
                 </div>
             </div>
             <h3>"Per client (worst served first)"</h3>
+            <p class="panel-note">
+                "The global model on each client's training partition, evaluated by the server; clients training on their own data are not included."
+            </p>
             <div class="table-scroll">
                 <table id="per-client">
                     <thead>
@@ -476,7 +484,7 @@ fn Rounds(run: RwSignal<RunView>) -> impl IntoView {
                             <th class="num">"disconnected"</th>
                             <th class="num">"uplink"</th>
                             <th class="num">"downlink"</th>
-                            <th class="num">"uncompressed"</th>
+                            <th class="num">"uplink uncompressed"</th>
                             <th class="num">"accuracy"</th>
                             <th class="num">"took"</th>
                         </tr>
@@ -500,7 +508,7 @@ fn Rounds(run: RwSignal<RunView>) -> impl IntoView {
                                             <td class="num">{disconnected}</td>
                                             <td class="num bytes-up">{units::bytes(m.bytes_up)}</td>
                                             <td class="num bytes-down">{units::bytes(m.bytes_down)}</td>
-                                            <td class="num">{units::bytes(m.bytes_up_uncompressed + m.bytes_down_uncompressed)}</td>
+                                            <td class="num">{units::bytes(m.bytes_up_uncompressed)}</td>
                                             <td class="num">{m.test_accuracy.map_or("–".to_owned(), units::percent)}</td>
                                             <td class="num">{units::seconds(m.duration_s)}</td>
                                         </tr>

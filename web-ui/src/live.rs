@@ -41,7 +41,7 @@ pub fn follow(run: RwSignal<RunView>, state: RwSignal<String>) -> Result<(), Str
             };
             let ended = matches!(item.event, LiveEvent::Finished(_));
             run.update(|view| {
-                if let Applied::AfterGap { expected } = view.apply(item) {
+                if let Applied::AfterGap { expected } = view.follow(item) {
                     leptos::logging::warn!("live feed skipped from event {expected}");
                 }
             });

@@ -76,20 +76,30 @@ pub fn kpis(view: &RunView) -> Vec<Kpi> {
                 format!("best {} at round {round}", units::percent(a))
             }),
         },
-        Kpi {
-            id: "kpi-clients",
-            label: "Clients connected",
-            value: view.connected().to_string(),
-            detail: format!("{} seen in this run", view.clients.len()),
+        if view.clients.is_empty() && view.summary.is_some() {
+            Kpi {
+                id: "kpi-clients",
+                label: "Clients connected",
+                value: "–".to_owned(),
+                detail: "known only while a run is live".to_owned(),
+            }
+        } else {
+            Kpi {
+                id: "kpi-clients",
+                label: "Clients connected",
+                value: view.connected().to_string(),
+                detail: format!("{} seen in this run", view.clients.len()),
+            }
         },
         Kpi {
             id: "kpi-bytes-round",
             label: "Bytes last round",
             value: last.map_or("–".to_owned(), |m| {
+                // No-break spaces keep each arrow with its figure.
                 format!(
-                    "↑ {}  ↓ {}",
-                    units::bytes(m.bytes_up),
-                    units::bytes(m.bytes_down)
+                    "↑\u{a0}{} ↓\u{a0}{}",
+                    units::bytes(m.bytes_up).replace(' ', "\u{a0}"),
+                    units::bytes(m.bytes_down).replace(' ', "\u{a0}")
                 )
             }),
             detail: last.map_or("no round yet".to_owned(), |m| format!("round {}", m.round)),
@@ -102,8 +112,8 @@ pub fn kpis(view: &RunView) -> Vec<Kpi> {
         },
         Kpi {
             id: "kpi-compression",
-            label: "Compression",
-            value: figures::total_ratio(&view.rounds)
+            label: "Uplink compression",
+            value: figures::uplink_ratio(&view.rounds)
                 .map_or("–".to_owned(), |r| format!("{r:.2}x")),
             detail: format!(
                 "codec: {}",
@@ -120,7 +130,7 @@ pub fn kpis(view: &RunView) -> Vec<Kpi> {
         },
         Kpi {
             id: "kpi-disparity",
-            label: "Worst-decile accuracy",
+            label: "Worst-decile client accuracy",
             value: disparity
                 .as_ref()
                 .map_or("–".to_owned(), |d| units::percent(d.worst_decile)),
@@ -128,7 +138,7 @@ pub fn kpis(view: &RunView) -> Vec<Kpi> {
                 .as_ref()
                 .map_or("no per-client evaluation yet".to_owned(), |d| {
                     format!(
-                        "std dev {:.2} points over {} clients",
+                        "on the clients' training data; std dev {:.2} points over {} clients",
                         d.std_dev * 100.0,
                         d.clients
                     )
@@ -181,7 +191,16 @@ pub struct Chart {
     pub svg: String,
 }
 
-fn chart(figure: Figure) -> Chart {
+/// Width in pixels under which charts are drawn narrower and shorter, so
+/// their text stays readable on a phone.
+pub const NARROW_WIDTH: f64 = 600.0;
+
+/// Renders `figure` for a page `page_width` pixels wide.
+fn chart(mut figure: Figure, page_width: f64) -> Chart {
+    if page_width < NARROW_WIDTH {
+        figure.width = 400.0;
+        figure.height = 260.0;
+    }
     Chart {
         id: figure.id.clone(),
         svg: render(&figure),
@@ -190,7 +209,7 @@ fn chart(figure: Figure) -> Chart {
 
 /// Renders the accuracy and loss charts against round and wall clock, with
 /// the compared run overlaid when `compare` is set.
-pub fn learning_charts(view: &RunView, compare: Option<&Compare>) -> Vec<Chart> {
+pub fn learning_charts(view: &RunView, compare: Option<&Compare>, page_width: f64) -> Vec<Chart> {
     let own_label = if compare.is_some() {
         view.header
             .as_ref()
@@ -209,32 +228,35 @@ pub fn learning_charts(view: &RunView, compare: Option<&Compare>) -> Vec<Chart> 
         });
     }
     vec![
-        chart(figures::accuracy(&curves, Timeline::Round)),
-        chart(figures::accuracy(&curves, Timeline::WallClock)),
-        chart(figures::loss(&curves, Timeline::Round)),
-        chart(figures::loss(&curves, Timeline::WallClock)),
+        chart(figures::accuracy(&curves, Timeline::Round), page_width),
+        chart(figures::accuracy(&curves, Timeline::WallClock), page_width),
+        chart(figures::loss(&curves, Timeline::Round), page_width),
+        chart(figures::loss(&curves, Timeline::WallClock), page_width),
     ]
 }
 
 /// Renders the charts of bytes per round and cumulative bytes.
-pub fn bytes_charts(view: &RunView) -> Vec<Chart> {
+pub fn bytes_charts(view: &RunView, page_width: f64) -> Vec<Chart> {
     vec![
-        chart(figures::bytes_per_round(&view.rounds)),
-        chart(figures::cumulative_bytes(&view.rounds)),
+        chart(figures::bytes_per_round(&view.rounds), page_width),
+        chart(figures::cumulative_bytes(&view.rounds), page_width),
     ]
 }
 
 /// Renders the chart of ε spent against the budget.
-pub fn privacy_chart(view: &RunView) -> Chart {
+pub fn privacy_chart(view: &RunView, page_width: f64) -> Chart {
     // TODO: pass true when the run ended on its privacy budget, once runs can
     // stop on it.
-    chart(figures::privacy(view.header.as_ref(), &view.rounds, false))
+    chart(
+        figures::privacy(view.header.as_ref(), &view.rounds, false),
+        page_width,
+    )
 }
 
 /// Renders the chart of sampled, completed, late and disconnected clients
 /// per round.
-pub fn participation_chart(view: &RunView) -> Chart {
-    chart(figures::participation(&view.rounds))
+pub fn participation_chart(view: &RunView, page_width: f64) -> Chart {
+    chart(figures::participation(&view.rounds), page_width)
 }
 
 /// Lists the run header as label/value pairs, or one placeholder row before
@@ -442,7 +464,7 @@ mod tests {
         assert_eq!(kpi(&view, "kpi-accuracy").value, "90.00%");
         assert_eq!(
             kpi(&view, "kpi-bytes-round").value,
-            "↑ 3.00 MiB  ↓ 1.00 MiB"
+            "↑\u{a0}3.00\u{a0}MiB ↓\u{a0}1.00\u{a0}MiB"
         );
         assert_eq!(kpi(&view, "kpi-bytes-total").value, "4.00 MiB");
         assert_eq!(kpi(&view, "kpi-compression").value, "1.00x");
@@ -466,12 +488,12 @@ mod tests {
             kpi(&view, "kpi-privacy").detail,
             "δ = 1e-5, z = 1.1, C = 0.5"
         );
-        assert!(privacy_chart(&view).svg.contains("budget ε = 8.00"));
+        assert!(privacy_chart(&view, 1280.0).svg.contains("budget ε = 8.00"));
     }
 
     #[test]
     fn privacy_chart_notes_privacy_off() {
-        let chart = privacy_chart(&view());
+        let chart = privacy_chart(&view(), 1280.0);
         assert!(
             chart
                 .svg
@@ -490,12 +512,12 @@ mod tests {
                 ..RoundMetrics::default()
             }],
         };
-        let charts = learning_charts(&view, Some(&other));
+        let charts = learning_charts(&view, Some(&other), 1280.0);
         assert_eq!(charts[0].id, "accuracy-round");
         assert!(charts[0].svg.contains("data-series=\"run-a\""));
         assert!(charts[0].svg.contains("data-series=\"run-b\""));
         assert_eq!(charts[0].svg.matches("class=\"point\"").count(), 2);
-        let alone = learning_charts(&view, None);
+        let alone = learning_charts(&view, None, 1280.0);
         assert!(alone[0].svg.contains("data-series=\"global model\""));
     }
 
@@ -539,5 +561,13 @@ mod tests {
         assert_eq!(rows[0], ("run", "run-a".to_owned()));
         assert_eq!(rows[1], ("status", "running".to_owned()));
         assert!(secure_aggregation_summary(&view).starts_with("Secure aggregation is off"));
+    }
+
+    #[test]
+    fn charts_are_narrower_on_a_phone() {
+        let wide = privacy_chart(&view(), 1280.0);
+        assert!(wide.svg.contains("viewBox=\"0 0 640 300\""));
+        let narrow = privacy_chart(&view(), 390.0);
+        assert!(narrow.svg.contains("viewBox=\"0 0 400 260\""));
     }
 }

@@ -3,6 +3,7 @@
 //! and loss against round and wall clock, bytes per round and in total,
 //! privacy spent, and participation.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -46,17 +47,32 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
     let out = args.out.unwrap_or_else(|| dir.join("plots"));
     std::fs::create_dir_all(&out).with_context(|| format!("failed to create {}", out.display()))?;
     let written = write_figures(&record, compared.as_ref(), &out)?;
-    println!(
-        "wrote {} figures of run {} ({} rounds) to {}",
+    let compared_note = compared
+        .as_ref()
+        .map(|other| {
+            format!(
+                ", compared with {} ({} rounds)",
+                other.id,
+                other.rounds.len()
+            )
+        })
+        .unwrap_or_default();
+    let mut report = format!(
+        "wrote {} figures of run {} ({} rounds){compared_note} to {}\n",
         written.len(),
         record.id,
         record.rounds.len(),
         out.display()
     );
     for path in written {
-        println!("  {}", path.display());
+        report.push_str(&format!("  {}\n", path.display()));
     }
-    Ok(())
+    // A reader that closed the pipe early (`| head`) is not an error: the
+    // figures are written.
+    match std::io::stdout().lock().write_all(report.as_bytes()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
+        _ => Ok(()),
+    }
 }
 
 /// Finds a run by id under `runs_dir`, or as a folder path, and reads it.

@@ -146,9 +146,9 @@ pub fn bytes_per_round(rounds: &[RoundMetrics]) -> Figure {
             .dashed()
             .colour(1),
     );
-    if let Some(ratio) = total_ratio(rounds) {
+    if let Some(ratio) = uplink_ratio(rounds) {
         figure = figure.note(format!(
-            "compression ratio {ratio:.2}x (uncompressed / sent)"
+            "uplink compression {ratio:.2}x (uncompressed / sent)"
         ));
     } else if figure.is_empty() {
         figure = figure.note("no round completed yet");
@@ -156,14 +156,12 @@ pub fn bytes_per_round(rounds: &[RoundMetrics]) -> Figure {
     figure
 }
 
-/// Computes the ratio of uncompressed to sent bytes over the whole run.
-/// Returns `None` when either total is 0.
-pub fn total_ratio(rounds: &[RoundMetrics]) -> Option<f64> {
-    let sent: u64 = rounds.iter().map(|m| m.bytes_up + m.bytes_down).sum();
-    let uncompressed: u64 = rounds
-        .iter()
-        .map(|m| m.bytes_up_uncompressed + m.bytes_down_uncompressed)
-        .sum();
+/// Computes the ratio of uncompressed to sent uplink bytes over the whole
+/// run (updates are what clients compress). Returns `None` when either
+/// total is 0.
+pub fn uplink_ratio(rounds: &[RoundMetrics]) -> Option<f64> {
+    let sent: u64 = rounds.iter().map(|m| m.bytes_up).sum();
+    let uncompressed: u64 = rounds.iter().map(|m| m.bytes_up_uncompressed).sum();
     (sent > 0 && uncompressed > 0).then(|| uncompressed as f64 / sent as f64)
 }
 
@@ -344,17 +342,16 @@ mod tests {
     }
 
     #[test]
-    fn bytes_figures_and_total_ratio() {
+    fn bytes_figures_and_uplink_ratio() {
         let rounds = rounds();
         let figure = bytes_per_round(&rounds);
         assert_eq!(figure.series[0].points[2], (3.0, 3000.0));
         assert_eq!(figure.series[2].points[2], (3.0, 12000.0));
-        // Sent 10,000 B up and 8,000 B down. Uncompressed, that would be
-        // 40,000 B up and 8,000 B down.
-        assert_eq!(total_ratio(&rounds), Some(48.0 / 18.0));
+        // Sent 10,000 B up; uncompressed, that would be 40,000 B.
+        assert_eq!(uplink_ratio(&rounds), Some(4.0));
         assert_eq!(
             figure.note.as_deref(),
-            Some("compression ratio 2.67x (uncompressed / sent)")
+            Some("uplink compression 4.00x (uncompressed / sent)")
         );
         let total = cumulative_bytes(&rounds);
         assert_eq!(total.series[2].points[3], (4.0, 18000.0));

@@ -170,6 +170,21 @@ impl RunView {
             .count()
     }
 
+    /// Applies one event from a server's live feed like [`RunView::apply`],
+    /// except that the start of another run (a server restarted on the
+    /// same port) clears the view first instead of mixing the two runs.
+    pub fn follow(&mut self, item: Sequenced) -> Applied {
+        if let LiveEvent::RunStarted(header) = &item.event
+            && self
+                .header
+                .as_ref()
+                .is_some_and(|current| current.run_id != header.run_id)
+        {
+            *self = Self::default();
+        }
+        self.apply(item)
+    }
+
     /// Applies one event from the feed. Events at or below the last applied
     /// sequence number are ignored.
     pub fn apply(&mut self, item: Sequenced) -> Applied {
@@ -353,5 +368,31 @@ mod tests {
             let back: Sequenced = serde_json::from_str(&text).unwrap();
             assert_eq!(back, item);
         }
+    }
+
+    #[test]
+    fn follow_starts_over_when_another_run_starts() {
+        let mut view = RunView::default();
+        for item in feed().into_iter().take(7) {
+            view.follow(item);
+        }
+        assert_eq!(view.rounds.len(), 1);
+        let other = Sequenced {
+            seq: 1,
+            event: LiveEvent::RunStarted(RunHeader {
+                run_id: "other".into(),
+                ..RunHeader::default()
+            }),
+        };
+        assert_eq!(view.follow(other.clone()), Applied::Next);
+        assert_eq!(
+            view.header.as_ref().map(|h| h.run_id.as_str()),
+            Some("other")
+        );
+        assert!(view.rounds.is_empty());
+        assert!(view.clients.is_empty());
+        // The same run's start again is a repeat, not a new run.
+        let again = view.follow(other);
+        assert_eq!(again, Applied::Duplicate);
     }
 }
