@@ -31,6 +31,8 @@ enum Command {
     Demo(commands::demo::DemoArgs),
     /// Write a run's figures (accuracy, loss, bytes, ε) as SVG files.
     Plot(commands::plot::PlotArgs),
+    /// Compute ε for DP-FedAvg, or the noise multiplier for a target ε.
+    Privacy(commands::privacy::PrivacyArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +57,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Sim(args) => commands::sim::run(args).await,
             Command::Demo(args) => commands::demo::run(args).await,
             Command::Plot(args) => commands::plot::run(args),
+            Command::Privacy(args) => commands::privacy::run(args),
         }
     })
 }

@@ -1,7 +1,7 @@
 //! Update compression as the server configures it and announces it in each
-//! round task: which values a client keeps (all, top-k, rand-k) and how it
-//! encodes them (raw `f32`, 2/4/8-bit quantization, QSGD, signs), written
-//! as a short spec such as `8bit`, `qsgd:256` or `topk:0.01+8bit`.
+//! round task. A spec names the values a client keeps (all, top-k, rand-k)
+//! and their encoding (raw `f32`, 2/4/8-bit quantization, QSGD, signs). Its
+//! short text form reads `8bit`, `qsgd:256` or `topk:0.01+8bit`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -14,7 +14,7 @@ pub const DEFAULT_CHUNK: u32 = 1024;
 /// Quantization levels of QSGD unless a spec sets them.
 pub const DEFAULT_QSGD_LEVELS: u32 = 256;
 
-/// Which values of an update a client sends.
+/// Selection of the values of an update that a client sends.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Sparsification {
     /// Every value.
@@ -32,7 +32,7 @@ pub enum Sparsification {
     },
 }
 
-/// How the kept values are encoded.
+/// Encoding of the kept values.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ValueEncoding {
     /// Little-endian `f32`.
@@ -59,9 +59,9 @@ pub enum ValueEncoding {
 /// Compression of client updates.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UplinkCompression {
-    /// Which values are sent.
+    /// Selection of the values sent.
     pub sparsification: Sparsification,
-    /// How they are encoded.
+    /// Their encoding.
     pub values: ValueEncoding,
     /// Whether clients carry what compression dropped into their next
     /// update (error feedback).
@@ -76,7 +76,7 @@ pub struct UplinkCompression {
 pub struct SpecError {
     /// The spec as given.
     pub spec: String,
-    /// What is wrong with it.
+    /// The problem with it.
     pub reason: String,
 }
 

@@ -322,7 +322,7 @@ async fn live_events(
         .into_response()
 }
 
-/// The event number to resume after: from `Last-Event-ID` (`<run-id>/<n>`,
+/// Returns the event number to resume after: from `Last-Event-ID` (`<run-id>/<n>`,
 /// as this server sends it, or a bare number), else `?after=n`, else 0. An
 /// id from another run (a server restarted on the same port) starts over.
 fn resume_point(

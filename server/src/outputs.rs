@@ -51,8 +51,8 @@ impl RunOutputs {
 }
 
 /// Reads a run's `metrics.jsonl` back. A last line without its newline
-/// that does not parse (a write cut short when the process was killed) is
-/// skipped with a warning; any other bad line is an error naming it.
+/// that does not parse is a write cut short by a kill, so it is skipped
+/// with a warning. Any other bad line is an error naming its number.
 pub fn read_metrics(run_dir: &Path) -> io::Result<Vec<RoundMetrics>> {
     let text = fs::read_to_string(run_dir.join("metrics.jsonl"))?;
     let complete = text.ends_with('\n');
@@ -110,7 +110,7 @@ mod tests {
     }
 
     #[test]
-    fn an_unfinished_last_line_is_skipped_and_others_are_named() {
+    fn read_metrics_skips_unfinished_last_line() {
         let tmp = tempfile::tempdir().unwrap();
         let line = serde_json::to_string(&RoundMetrics::default()).unwrap();
         let path = tmp.path().join("metrics.jsonl");

@@ -3,5 +3,6 @@
 pub mod demo;
 pub mod edge;
 pub mod plot;
+pub mod privacy;
 pub mod serve;
 pub mod sim;

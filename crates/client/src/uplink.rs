@@ -1,4 +1,4 @@
-//! Compression of a client's update before upload, as the round task asks,
+//! Compression of a client's update before upload, as the round task requests,
 //! with error feedback: the residual of what compression dropped is added
 //! to the next update. The residual belongs to the session, so it survives
 //! reconnects within a run and starts over in a new run.
@@ -6,8 +6,7 @@
 use starling_compress::{Chain, CompressError, ErrorFeedback};
 use starling_proto::{ClientMessage, RoundTask, UpdatePayload, UplinkCompression};
 
-/// What a task says about compressing its update, kept while training
-/// consumes the task.
+/// Compression fields of a task, kept while training consumes the task.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Packing {
     /// Round of the task.
@@ -40,12 +39,12 @@ pub struct Uplink {
 }
 
 impl Uplink {
-    /// The residual carried into the next update, if any.
+    /// Returns the residual carried into the next update, if any.
     pub fn residual(&self) -> Option<&[f32]> {
         self.feedback.as_ref().map(|(_, fb)| fb.residual())
     }
 
-    /// Compresses the dense update in `message` as `packing` asks, within
+    /// Compresses the dense update in `message` as `packing` requests, within
     /// run `run_id`. Messages without a dense update, and tasks without
     /// compression, pass through unchanged.
     pub fn pack(
@@ -133,7 +132,7 @@ mod tests {
     }
 
     #[test]
-    fn keep_top_one_with_feedback_sends_the_residual_next() {
+    fn pack_top_one_sends_residual_next() {
         // g1 = [3, 1], g2 = [0, 1] with top-1: [3, 0] then [0, 2], and the
         // residual ends at [0, 0].
         let mut uplink = Uplink::default();

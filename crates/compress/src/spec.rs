@@ -7,7 +7,7 @@ use starling_proto::{Sparsification, UplinkCompression, ValueEncoding};
 use crate::{Chain, CompressError, Qsgd, Quantizer, Sparsifier, ValueCodec};
 
 impl Chain {
-    /// The chain `spec` describes for updates of `len` values. A fraction
+    /// Builds the chain `spec` describes for updates of `len` values. A fraction
     /// keeps `ceil(fraction * len)` values, at least one of a non-empty
     /// update.
     pub fn from_spec(spec: &UplinkCompression, len: usize) -> Result<Self, CompressError> {

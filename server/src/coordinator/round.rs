@@ -10,11 +10,11 @@ use starling_proto::{
     UplinkCompression, compare_layouts,
 };
 
-/// How this round's updates are compressed: the spec announced in the
-/// tasks, the chain that decodes it, and the round's shared seed.
+/// Compression of this round's updates: the spec announced in the tasks,
+/// the chain that decodes it, and the round's shared seed.
 #[derive(Clone, Debug)]
 pub struct RoundCodec {
-    /// The spec clients were told.
+    /// The spec announced to clients.
     pub spec: UplinkCompression,
     /// Its decoder for the model's size.
     pub chain: Chain,
@@ -73,7 +73,7 @@ pub struct OpenRound {
     pub rejected: usize,
     pub bytes_up: u64,
     pub bytes_down: u64,
-    /// What `bytes_up` would have been with every update as plain `f32`.
+    /// Size `bytes_up` would have had with every update as plain `f32`.
     pub bytes_up_uncompressed: u64,
     /// Compression of the round's updates; `None` for plain `f32`.
     pub codec: Option<RoundCodec>,
