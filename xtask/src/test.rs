@@ -24,8 +24,8 @@ pub fn run() -> anyhow::Result<()> {
         ],
     )?;
     // The browser client and the dashboard, with everything under them
-    // (proto, data, train with wgpu, client, runlog, charts), checked for
-    // wasm32.
+    // (proto, data, train with wgpu, client, compress, runlog, charts), and
+    // the privacy accountant, checked for wasm32.
     cmd::run(
         &cargo,
         &[
@@ -34,6 +34,8 @@ pub fn run() -> anyhow::Result<()> {
             "starling-client-wasm",
             "--package",
             "starling-web-ui",
+            "--package",
+            "starling-privacy",
             "--target",
             toolchain::WASM_TARGET,
             "--profile",
