@@ -37,6 +37,36 @@ pub enum PrivacyError {
         /// The noise multiplier of the step.
         noise_multiplier: f64,
     },
+    /// The clipping norm is not a finite value above 0.
+    #[error("invalid clipping norm {0}: expected a finite value greater than 0")]
+    InvalidClipNorm(f64),
+    /// An update to clip holds NaN or an infinity.
+    #[error("update value {index} is {value}: clipping needs finite values")]
+    NonFiniteValue {
+        /// Position of the first such value.
+        index: usize,
+        /// The value.
+        value: f32,
+    },
+    /// Per-layer clipping was given layer sizes that do not add up to the
+    /// update's length.
+    #[error("layer sizes add up to {layers} values but the update has {values}")]
+    LayerMismatch {
+        /// Sum of the layer sizes.
+        layers: usize,
+        /// Length of the update.
+        values: usize,
+    },
+    /// A parameter of adaptive clipping is out of range.
+    #[error("invalid adaptive clipping {name} {value}: {expected}")]
+    InvalidAdaptiveParameter {
+        /// The parameter.
+        name: &'static str,
+        /// Its value.
+        value: f64,
+        /// The range it must be in.
+        expected: &'static str,
+    },
     /// The calibration target ε is not a finite value above 0.
     #[error("invalid target epsilon {0}: expected a finite value greater than 0")]
     InvalidTargetEpsilon(f64),

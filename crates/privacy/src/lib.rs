@@ -7,7 +7,9 @@
 //! computes the RDP of such a step ([`sampled_gaussian_rdp`]), composes
 //! steps over rounds and converts the total to an (ε, δ) guarantee
 //! ([`RdpAccountant`]), and finds the smallest noise multiplier that meets
-//! a target ε ([`calibrate_noise_multiplier`]).
+//! a target ε ([`calibrate_noise_multiplier`]). It also clips updates to an
+//! L2 bound, flat or per layer ([`clip_flat`], [`clip_per_layer`]), and
+//! adapts the bound to a quantile of update norms ([`AdaptiveClipping`]).
 //!
 //! Everything is f64 maths with no I/O, so the crate compiles for native
 //! targets and wasm32 alike.
@@ -29,7 +31,9 @@
 //! ```
 
 mod accountant;
+mod adaptive;
 mod calibrate;
+mod clip;
 mod conversion;
 mod erfc;
 mod error;
@@ -38,7 +42,9 @@ mod orders;
 mod rdp;
 
 pub use accountant::RdpAccountant;
+pub use adaptive::{AdaptiveClipping, update_noise_multiplier};
 pub use calibrate::{CalibrationConfig, calibrate_noise_multiplier};
+pub use clip::{Clipped, clip_flat, clip_per_layer, l2_norm};
 pub use conversion::PrivacySpent;
 pub use error::PrivacyError;
 pub use orders::{MAX_ORDER, standard_orders};
