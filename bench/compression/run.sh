@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs the update-compression comparison on MNIST with the simulator and
-# prints one Markdown table row per codec: uplink bytes per round (mean),
-# how many times fewer than uncompressed, and the final test accuracy as
-# the mean over the seeds with the lowest and highest in brackets.
+# Runs the update-compression comparison on MNIST with the simulator.
+# Prints one Markdown table row per codec: mean uplink bytes per round, how
+# many times fewer than uncompressed, and the final test accuracy (the mean
+# over the seeds, with the lowest and highest in brackets).
 #
 # Usage: bench/compression/run.sh [ROUNDS] [SEEDS...]   (from the repository root)
 set -euo pipefail

@@ -81,11 +81,11 @@ pub struct SpecError {
 }
 
 impl UplinkCompression {
-    /// Parses a spec: `none`, or an optional `topk:F+` / `randk:F+` prefix
-    /// (F, the fraction kept, in (0, 1]) followed by `f32`, `8bit`, `4bit`
-    /// or `2bit` (each with an optional `:chunk`), `qsgd` (optional
-    /// `:levels`) or `sign` (optional `:chunk`); a sparsifier alone keeps
-    /// `f32` values. `None` for `none`.
+    /// Parses a spec, returning `None` for `none`. A spec is an optional
+    /// `topk:F+` or `randk:F+` prefix (F, the fraction kept, in (0, 1])
+    /// followed by a value codec: `f32`, `8bit`, `4bit` or `2bit` (each with
+    /// an optional `:chunk`), `qsgd` (optional `:levels`) or `sign`
+    /// (optional `:chunk`). A sparsifier alone keeps `f32` values.
     pub fn parse(spec: &str, error_feedback: bool) -> Result<Option<Self>, SpecError> {
         let fail = |reason: String| SpecError {
             spec: spec.to_owned(),

@@ -180,7 +180,7 @@ pub struct RoundTask {
     pub seed: u64,
     /// Seed shared by every client of the round (rand-k positions).
     pub round_seed: u64,
-    /// How the update must be compressed; `None` for plain `f32` values.
+    /// Compression the update must use; `None` for plain `f32` values.
     pub compression: Option<UplinkCompression>,
 }
 

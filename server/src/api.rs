@@ -25,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::Stream;
 use serde::Serialize;
+pub use starling_runlog::RunListing;
 use starling_runlog::{LiveEvent, RunHeader, Sequenced};
 use tokio::sync::broadcast;
 
@@ -52,28 +53,6 @@ pub struct LiveRun {
     pub run_id: String,
     /// Its events.
     pub feed: Feed,
-}
-
-/// A run in the list.
-#[derive(Debug, Serialize)]
-pub struct RunListing {
-    /// Run id (the folder name).
-    pub run_id: String,
-    /// `running`, `finished`, `stopped`, `failed`, or `incomplete` for a
-    /// run that has no summary and is not this process's run.
-    pub status: &'static str,
-    /// Reason the run ended, once it has.
-    pub reason: Option<String>,
-    /// Rounds in `metrics.jsonl`.
-    pub rounds: usize,
-    /// Last test accuracy in the metrics.
-    pub last_accuracy: Option<f64>,
-    /// Aggregation strategy from `config.toml`.
-    pub strategy: Option<String>,
-    /// Model trained, from `config.toml`.
-    pub model: Option<String>,
-    /// Seed of the run, from `config.toml`.
-    pub seed: Option<u64>,
 }
 
 /// One run in detail.
@@ -180,7 +159,7 @@ fn listing(
     };
     let listing = RunListing {
         run_id: id.to_owned(),
-        status,
+        status: status.to_owned(),
         reason,
         rounds: metrics.len(),
         last_accuracy: metrics.iter().rev().find_map(|m| m.test_accuracy),

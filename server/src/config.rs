@@ -167,7 +167,7 @@ impl Default for RunConfig {
 pub const STRATEGIES: &[&str] = &["fedavg"];
 
 impl RunConfig {
-    /// The update compression clients are asked for; `None` for plain
+    /// Returns the update compression clients are asked to apply; `None` for plain
     /// `f32` values.
     pub fn uplink_compression(&self) -> Result<Option<UplinkCompression>, ConfigError> {
         UplinkCompression::parse(&self.compression, self.error_feedback).map_err(|err| {

@@ -162,7 +162,7 @@ async fn live_without_run_returns_404() {
 }
 
 #[tokio::test]
-async fn an_id_from_another_run_starts_over() {
+async fn live_restarts_for_another_run_id() {
     // A dashboard that followed an earlier run on the same port sends that
     // run's last id; it gets this run from its first event.
     let feed = Feed::new();

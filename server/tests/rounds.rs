@@ -647,7 +647,7 @@ async fn lobby_time_out_starts_with_those_present() {
 }
 
 #[tokio::test]
-async fn evaluation_covers_classes_and_clients_and_stragglers_count_as_late() {
+async fn evaluation_per_class_client_and_late() {
     let mut config = test_config(2, 1);
     config.round_timeout_secs = 1.0;
     let mut server = TestServer::start(config).await;
@@ -662,7 +662,7 @@ async fn evaluation_covers_classes_and_clients_and_stragglers_count_as_late() {
         .send_update(1, constant_delta(&task.model, 0.0), 400)
         .await;
     with_data.expect_accepted(1).await;
-    // The straggler stays connected and never answers.
+    // The straggler stays connected and never sends its update.
     let metrics = server.round_completed(1).await;
     assert_eq!(
         (metrics.completed, metrics.dropped, metrics.late),
@@ -688,7 +688,7 @@ async fn evaluation_covers_classes_and_clients_and_stragglers_count_as_late() {
     assert_eq!(client.examples, 4000);
     assert!((0.0..=1.0).contains(&client.accuracy));
 
-    // The feed holds the whole story, from the header on.
+    // The feed contains every event, from the header on.
     let feed = server.handle.feed().subscribe(0).missed;
     let kinds: Vec<String> = feed
         .iter()
@@ -724,7 +724,7 @@ async fn evaluation_covers_classes_and_clients_and_stragglers_count_as_late() {
     server.finish().await;
 }
 
-/// A client update compressed with `spec` as the task asks.
+/// Builds a client update compressed with `spec` as the task requests.
 fn compressed_update(task: &RoundTask, delta: &ParamSet, spec: &str) -> ClientMessage {
     let spec: UplinkCompression = spec.parse().expect("spec");
     let chain = Chain::from_spec(&spec, delta.len()).expect("chain");

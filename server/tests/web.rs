@@ -114,7 +114,7 @@ async fn unknown_path_is_404() {
 }
 
 #[tokio::test]
-async fn a_folder_without_its_slash_redirects_to_the_folder() {
+async fn folder_without_slash_redirects() {
     let (dir, _) = client_folder();
     let dashboard = dir.path().join("dashboard");
     std::fs::create_dir(&dashboard).expect("mkdir");

@@ -2,28 +2,7 @@
 //! or shows the newest run when none is running. `?run=<id>` opens a given
 //! run and `?compare=<id>` overlays another run's curves on the same axes.
 
-use serde::Deserialize;
-
-/// A run as `/api/runs` lists it.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct Listing {
-    /// Run id.
-    pub run_id: String,
-    /// `running`, `finished`, `stopped`, `failed` or `incomplete`.
-    pub status: String,
-    /// Reason the run ended, once it has.
-    pub reason: Option<String>,
-    /// Rounds recorded.
-    pub rounds: usize,
-    /// Last test accuracy.
-    pub last_accuracy: Option<f64>,
-    /// Strategy.
-    pub strategy: Option<String>,
-    /// Model.
-    pub model: Option<String>,
-    /// Seed.
-    pub seed: Option<u64>,
-}
+pub use starling_runlog::RunListing as Listing;
 
 /// The page's query: which run to show and which to compare with.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 //! A transport implements [`Transport`]; [`drive`] runs the session over it
 //! and calls back for the heavy training step, which the caller places on a
 //! thread (native) or a worker (browser). Updates are compressed as the
-//! round asks, with error feedback ([`Uplink`]).
+//! round requests, with error feedback ([`Uplink`]).
 
 mod data;
 mod drive;

@@ -35,7 +35,7 @@ pub enum ClientError {
     /// The server rejected this client's registration.
     #[error("server rejected the registration: {0}")]
     Rejected(String),
-    /// The update could not be compressed as the round asks.
+    /// The update could not be compressed as the round requested.
     #[error("failed to compress the update: {0}")]
     Compress(#[from] starling_compress::CompressError),
 }
@@ -140,7 +140,7 @@ impl Session {
         Ok(self.uplink.pack(message, packing, &run_id)?)
     }
 
-    /// The error-feedback residual carried into the next update, if any.
+    /// Returns the error-feedback residual carried into the next update, if any.
     pub fn residual(&self) -> Option<&[f32]> {
         self.uplink.residual()
     }

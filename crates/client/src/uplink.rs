@@ -150,7 +150,7 @@ mod tests {
     }
 
     #[test]
-    fn a_new_run_starts_with_no_residual() {
+    fn pack_new_run_resets_residual() {
         let mut uplink = Uplink::default();
         let spec = "topk:0.5";
         uplink

@@ -40,7 +40,7 @@ pub enum PrivacyError {
     /// The clipping norm is not a finite value above 0.
     #[error("invalid clipping norm {0}: expected a finite value greater than 0")]
     InvalidClipNorm(f64),
-    /// An update to clip holds NaN or an infinity.
+    /// An update to clip contains NaN or an infinity.
     #[error("update value {index} is {value}: clipping needs finite values")]
     NonFiniteValue {
         /// Position of the first such value.

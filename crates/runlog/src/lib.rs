@@ -20,4 +20,4 @@ pub mod units;
 pub use cohort::{ClassAccuracy, ClientAccuracy, Disparity, SizeDecile};
 pub use live::{ClientInfo, ClientState, LiveEvent, RunView, Sequenced};
 pub use round::{PrivacyRound, RoundMetrics, SecAggRound};
-pub use summary::{RunHeader, RunStatus, RunSummary};
+pub use summary::{RunHeader, RunListing, RunStatus, RunSummary};

@@ -49,6 +49,28 @@ pub struct PrivacySettings {
     pub clip_norm: f64,
 }
 
+/// A run as the runs API lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunListing {
+    /// Run id (the folder name).
+    pub run_id: String,
+    /// `running`, `finished`, `stopped`, `failed`, or `incomplete` for a
+    /// run that has no summary and is not the server's own run.
+    pub status: String,
+    /// Reason the run ended, once it has.
+    pub reason: Option<String>,
+    /// Rounds in `metrics.jsonl`.
+    pub rounds: usize,
+    /// Last test accuracy in the metrics.
+    pub last_accuracy: Option<f64>,
+    /// Aggregation strategy from `config.toml`.
+    pub strategy: Option<String>,
+    /// Model trained, from `config.toml`.
+    pub model: Option<String>,
+    /// Seed of the run, from `config.toml`.
+    pub seed: Option<u64>,
+}
+
 /// End-of-run record, written to `summary.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {

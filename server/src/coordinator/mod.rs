@@ -94,7 +94,7 @@ impl RunHandle {
         self.feed.subscribe(u64::MAX).live
     }
 
-    /// The run's live feed, with every event since the start.
+    /// Returns the run's live feed, with every event since the start.
     pub fn feed(&self) -> Feed {
         self.feed.clone()
     }
@@ -825,7 +825,7 @@ impl Coordinator {
         Ok(())
     }
 
-    /// The size `frame_bytes` would have had with its update as plain
+    /// Returns the size `frame_bytes` would have had with its update as plain
     /// `f32` values in the model's layout.
     fn uncompressed_size(&self, frame_bytes: usize, message: &ClientMessage) -> usize {
         match message {
@@ -926,7 +926,7 @@ fn evaluate_clients(
     Ok(results)
 }
 
-/// What the dashboard shows at the top of a run.
+/// Builds the header the dashboard shows at the top of a run.
 fn run_header(config: &RunConfig, run_id: &str) -> RunHeader {
     let dataset = match &config.data.dir {
         Some(dir) => format!("MNIST-format IDX files in {}", dir.display()),

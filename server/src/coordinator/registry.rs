@@ -91,7 +91,7 @@ impl Registry {
         self.clients.get(client_id)
     }
 
-    /// Every client that ever registered, in id order.
+    /// Returns every client that ever registered, in id order.
     pub fn clients(&self) -> impl Iterator<Item = (&String, &ClientEntry)> {
         self.clients.iter()
     }

@@ -116,7 +116,7 @@ fn classic_conversion_is_never_below_improved() {
 }
 
 #[test]
-fn huge_noise_and_tiny_rate_spend_little_but_not_negative() {
+fn epsilon_small_nonnegative_for_huge_noise() {
     let mut accountant = RdpAccountant::new();
     accountant
         .record_steps(1e-6, 1e4, 1_000_000)
