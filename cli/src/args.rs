@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use starling_aggregate::Weighting;
 use starling_proto::ModelKind;
 use starling_server::RunConfig;
 
@@ -114,9 +115,34 @@ pub struct RunArgs {
     /// Folder for run outputs.
     #[arg(long, value_name = "DIR")]
     pub runs_dir: Option<PathBuf>,
-    /// Aggregation strategy.
+    /// Federated algorithm: fedavg, fedprox, fedavgm, fedadam, fedyogi,
+    /// fedadagrad, scaffold or fednova.
     #[arg(long)]
     pub strategy: Option<String>,
+    /// FedProx μ, the weight of the proximal term (--strategy fedprox;
+    /// default 0.01; 0 trains exactly as fedavg).
+    #[arg(long)]
+    pub mu: Option<f64>,
+    /// Server learning rate η [default: 1 for fedavg, fedprox, fedavgm,
+    /// scaffold and fednova; 0.01 for fedadam and fedyogi; 0.1 for
+    /// fedadagrad].
+    #[arg(long)]
+    pub server_lr: Option<f64>,
+    /// Server momentum β of fedavgm [default: 0.9].
+    #[arg(long)]
+    pub server_momentum: Option<f64>,
+    /// First-moment decay β1 of fedadam, fedyogi and fedadagrad [default: 0.9].
+    #[arg(long)]
+    pub beta1: Option<f64>,
+    /// Second-moment decay β2 of fedadam and fedyogi [default: 0.99].
+    #[arg(long)]
+    pub beta2: Option<f64>,
+    /// Adaptivity τ of fedadam, fedyogi and fedadagrad [default: 0.001].
+    #[arg(long)]
+    pub tau: Option<f64>,
+    /// Weights of client updates in the mean: examples or uniform.
+    #[arg(long)]
+    pub weighting: Option<Weighting>,
     /// Largest accepted message, in bytes.
     #[arg(long, value_name = "BYTES")]
     pub max_message_bytes: Option<usize>,
@@ -189,6 +215,18 @@ impl RunArgs {
         }
         set(&mut config.runs_dir, self.runs_dir.clone());
         set(&mut config.strategy, self.strategy.clone());
+        if self.mu.is_some() {
+            config.proximal_mu = self.mu;
+        }
+        let options = &mut config.strategy_options;
+        if self.server_lr.is_some() {
+            options.server_learning_rate = self.server_lr;
+        }
+        set(&mut options.server_momentum, self.server_momentum);
+        set(&mut options.beta1, self.beta1);
+        set(&mut options.beta2, self.beta2);
+        set(&mut options.tau, self.tau);
+        set(&mut options.weighting, self.weighting);
         set(&mut config.compression, self.compression.clone());
         if self.no_error_feedback {
             config.error_feedback = false;
@@ -231,5 +269,21 @@ mod tests {
         };
         let err = args.resolve(RunConfig::default()).unwrap_err().to_string();
         assert!(err.contains("fedavg"), "{err}");
+        assert!(err.contains("scaffold"), "{err}");
+    }
+
+    #[test]
+    fn strategy_options_reach_the_config() {
+        let args = RunArgs {
+            strategy: Some("fedprox".into()),
+            mu: Some(0.001),
+            server_lr: Some(0.5),
+            weighting: Some(Weighting::Uniform),
+            ..RunArgs::default()
+        };
+        let config = args.resolve(RunConfig::default()).unwrap();
+        assert_eq!(config.proximal_mu, Some(0.001));
+        assert_eq!(config.strategy_options.server_learning_rate, Some(0.5));
+        assert_eq!(config.strategy_options.weighting, Weighting::Uniform);
     }
 }

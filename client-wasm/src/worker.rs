@@ -6,11 +6,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use starling_client::{
-    ClientError, DataSource, Notice, Session, SessionEnd, drive_observed, update_message,
+    ClientError, DataSource, LocalJob, Notice, Session, SessionEnd, drive_observed, update_message,
 };
-use starling_data::Dataset;
-use starling_proto::{ClientMessage, FinishReason, ParamSet, RoundTask};
-use starling_train::{ComputeDevice, evaluate_on, train_local_on};
+use starling_proto::{ClientMessage, FinishReason, ParamSet};
+use starling_train::{ComputeDevice, evaluate_on, train_local_with};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::DedicatedWorkerGlobalScope;
@@ -126,15 +125,8 @@ async fn run_session(
     counters: &Rc<ByteCounters>,
 ) {
     let url = options.server_url.as_str();
-    let mut train = |task: Box<RoundTask>, data: Arc<Dataset>| {
-        train_task(
-            task,
-            data,
-            device.clone(),
-            Rc::clone(reporter),
-            options.hold_ms,
-        )
-    };
+    let mut train =
+        |job: Box<LocalJob>| train_task(job, device.clone(), Rc::clone(reporter), options.hold_ms);
     let mut observe = |session: &Session, notice: Notice| {
         observe_notice(reporter, session, notice);
     };
@@ -268,14 +260,15 @@ fn observe_notice(reporter: &Reporter, session: &Session, notice: Notice) {
 }
 
 async fn train_task(
-    task: Box<RoundTask>,
-    data: Arc<Dataset>,
+    job: Box<LocalJob>,
     device: ComputeDevice,
     reporter: Rc<Reporter>,
     hold_ms: u32,
 ) -> Result<ClientMessage, ClientError> {
     let started = now_ms();
-    let outcome = train_local_on(&device, &task.model, &task.config, &data, task.seed).await?;
+    let LocalJob { task, data, terms } = *job;
+    let outcome =
+        train_local_with(&device, &task.model, &task.config, &data, task.seed, &terms).await?;
     let local = apply_delta(&task.model, &outcome.delta);
     let local_eval = evaluate_on(&device, task.config.model, &local, &data).await?;
     let elapsed = now_ms() - started;

@@ -83,6 +83,42 @@ round_timeout_secs = 120.0
   }
 });
 
+test('two tabs train SCAFFOLD rounds with control variates', async () => {
+  const server = await startServer(config(`
+rounds = 2
+expected_clients = 2
+min_available_clients = 2
+round_timeout_secs = 120.0
+strategy = "scaffold"
+`));
+  const pages = [];
+  try {
+    for (let i = 0; i < 2; i += 1) {
+      const page = await strictPage(browser);
+      await page.goto(server.url);
+      pages.push(page);
+    }
+    for (const page of pages) {
+      const status = await waitForStatus(page, () => window.starlingStatus?.state === 'finished');
+      assert.equal(status.roundsCompleted, 2, JSON.stringify(status));
+    }
+    const metrics = server.metrics();
+    assert.deepEqual(metrics.map((row) => row.completed), [2, 2]);
+    assert.deepEqual(metrics.map((row) => row.rejected), [0, 0]);
+    // The MLP has 199,210 parameters: an update plus its control delta is
+    // at least two of them as f32 per client, so over 3 MiB for two tabs.
+    for (const row of metrics) {
+      assert.ok(row.bytes_up > 2 * 2 * 199210 * 4, `bytes up ${row.bytes_up}`);
+      assert.ok(row.bytes_down > 2 * 2 * 199210 * 4, `bytes down ${row.bytes_down}`);
+    }
+    assert.ok(metrics[1].test_accuracy > 0.5, `accuracy ${metrics[1].test_accuracy}`);
+    for (const page of pages) assert.deepEqual(page.problems, []);
+  } finally {
+    await Promise.all(pages.map((page) => page.context().close()));
+    await server.stop();
+  }
+});
+
 test('a tab closed mid-round is dropped at the deadline and the round completes', async () => {
   const server = await startServer(config(`
 rounds = 2

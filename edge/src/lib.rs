@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use starling_client::{
-    ClientError, DataSource, Session, SessionEnd, Transport, TransportError, drive, train_round,
+    ClientError, DataSource, LocalJob, Session, SessionEnd, Transport, TransportError, drive,
+    train_round,
 };
-use starling_data::Dataset;
-use starling_proto::{ClientMessage, FinishReason, RoundTask};
+use starling_proto::{ClientMessage, FinishReason};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
@@ -91,15 +91,14 @@ impl Transport for WsTransport {
     }
 }
 
-/// Trains a round task on a blocking thread once `training` has a free
+/// Trains a round's job on a blocking thread once `training` has a free
 /// permit, so that at most that many clients of a process train at once.
 pub async fn train_blocking(
     training: Arc<Semaphore>,
-    task: Box<RoundTask>,
-    data: Arc<Dataset>,
+    job: Box<LocalJob>,
 ) -> Result<ClientMessage, ClientError> {
     let _permit = training.acquire_owned().await;
-    tokio::task::spawn_blocking(move || train_round(&task, &data))
+    tokio::task::spawn_blocking(move || train_round(&job))
         .await
         .map_err(|err| ClientError::Worker(err.to_string()))?
 }
@@ -124,8 +123,8 @@ pub async fn run_client(
                     "connected"
                 );
                 let mut transport = WsTransport(socket);
-                let end = drive(&mut session, &mut transport, |task, data| {
-                    train_blocking(Arc::clone(&training), task, data)
+                let end = drive(&mut session, &mut transport, |job| {
+                    train_blocking(Arc::clone(&training), job)
                 })
                 .await?;
                 if !matches!(end, SessionEnd::Disconnected(_)) {

@@ -10,7 +10,7 @@ use crate::message::{ClientMessage, ServerMessage};
 pub const MAGIC: [u8; 2] = *b"SL";
 
 /// Version of the message catalogue; bumped on any incompatible change.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Bytes before the postcard body.
 pub const HEADER_LEN: usize = 4;
@@ -118,6 +118,7 @@ mod tests {
             local_steps: 3,
             train_loss: 0.5,
             payload: UpdatePayload::Dense(ParamSet::new(specs, vec![1.0, -2.0, 0.5]).unwrap()),
+            control_delta: None,
         })
     }
 

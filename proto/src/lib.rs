@@ -19,7 +19,7 @@ pub use compression::{
 };
 pub use message::{
     Capabilities, ClientMessage, ClientUpdate, DataAssignment, ErrorCode, FinishReason,
-    MAX_NUM_EXAMPLES, ModelKind, PartitionScheme, RoundTask, ServerMessage, TrainConfig,
-    UpdatePayload,
+    LocalObjective, MAX_NUM_EXAMPLES, ModelKind, PartitionScheme, RoundTask, ServerMessage,
+    TrainConfig, UpdatePayload,
 };
 pub use params::{ParamError, ParamSet, TensorSpec, compare_layouts};

@@ -162,6 +162,10 @@ pub struct ClientUpdate {
     pub train_loss: f64,
     /// Local model minus the global model it started from.
     pub payload: UpdatePayload,
+    /// SCAFFOLD: the change of the client's control variate, `c_i+ - c_i`,
+    /// as plain `f32` values in the model's layout; `None` for every other
+    /// strategy.
+    pub control_delta: Option<ParamSet>,
 }
 
 /// Work for one client in one round.
@@ -182,6 +186,21 @@ pub struct RoundTask {
     pub round_seed: u64,
     /// Compression the update must use; `None` for plain `f32` values.
     pub compression: Option<UplinkCompression>,
+    /// Terms the client adds to its local objective (FedProx, SCAFFOLD).
+    pub objective: LocalObjective,
+}
+
+/// What a strategy asks clients to change in local training, beyond
+/// minimising the cross-entropy of their own data.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LocalObjective {
+    /// FedProx μ: the client adds `(μ / 2) * ||w - w_global||^2` to its
+    /// loss. 0 leaves local training exactly as FedAvg's.
+    pub proximal_mu: f64,
+    /// SCAFFOLD: the server control variate `c` in the model's layout. The
+    /// client corrects every local gradient by `c - c_i` and answers with
+    /// the change of its own control variate `c_i`.
+    pub server_control: Option<ParamSet>,
 }
 
 /// Machine-readable reason attached to [`ServerMessage::Error`].

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use starling_aggregate::{StrategyConfig, StrategyKind};
 use starling_proto::{DEFAULT_MAX_MESSAGE_BYTES, PartitionScheme, TrainConfig, UplinkCompression};
 
 /// Error from parsing or validating a configuration.
@@ -112,8 +113,16 @@ pub struct RunConfig {
     /// Open connections the server accepts at once; further WebSocket
     /// upgrades are closed straight away.
     pub max_connections: usize,
-    /// Aggregation strategy; only `fedavg` exists so far.
+    /// Federated algorithm: `fedavg`, `fedprox`, `fedavgm`, `fedadam`,
+    /// `fedyogi`, `fedadagrad`, `scaffold` or `fednova`.
     pub strategy: String,
+    /// FedProx μ, the weight of the proximal term in every client's local
+    /// loss; only for `strategy = "fedprox"`, which uses
+    /// [`DEFAULT_PROXIMAL_MU`] when it is unset. 0 trains exactly as FedAvg.
+    pub proximal_mu: Option<f64>,
+    /// The server side of the strategy: learning rate, momentum, FedOpt's
+    /// β1, β2 and τ, and how client updates are weighted.
+    pub strategy_options: StrategyConfig,
     /// Compression of client updates: `none`, or a spec such as `8bit`,
     /// `4bit:512`, `qsgd:256`, `sign`, `topk:0.01`, `topk:0.01+8bit`,
     /// `randk:0.05`.
@@ -148,6 +157,8 @@ impl Default for RunConfig {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_connections: 10_000,
             strategy: "fedavg".to_owned(),
+            proximal_mu: None,
+            strategy_options: StrategyConfig::default(),
             compression: "none".to_owned(),
             error_feedback: true,
             train: TrainConfig::default(),
@@ -163,10 +174,33 @@ impl Default for RunConfig {
     }
 }
 
-/// Strategy names the server accepts.
-pub const STRATEGIES: &[&str] = &["fedavg"];
+/// FedProx μ when `proximal_mu` is unset.
+pub const DEFAULT_PROXIMAL_MU: f64 = 0.01;
 
 impl RunConfig {
+    /// The configured strategy; an unknown name is an error that lists the
+    /// valid ones.
+    pub fn strategy_kind(&self) -> Result<StrategyKind, ConfigError> {
+        self.strategy
+            .parse()
+            .map_err(
+                |err: starling_aggregate::AggregateError| ConfigError::Invalid {
+                    field: "strategy",
+                    value: self.strategy.clone(),
+                    reason: err.to_string(),
+                },
+            )
+    }
+
+    /// The FedProx μ clients train with: the configured value for
+    /// `fedprox`, 0 for every other strategy.
+    pub fn effective_proximal_mu(&self) -> f64 {
+        match self.strategy_kind() {
+            Ok(StrategyKind::FedProx) => self.proximal_mu.unwrap_or(DEFAULT_PROXIMAL_MU),
+            _ => 0.0,
+        }
+    }
+
     /// Returns the update compression clients are asked to apply; `None` for plain
     /// `f32` values.
     pub fn uplink_compression(&self) -> Result<Option<UplinkCompression>, ConfigError> {
@@ -256,15 +290,28 @@ impl RunConfig {
             self.max_connections,
             "must be at least 1",
         )?;
-        check(
-            STRATEGIES.contains(&self.strategy.as_str()),
-            "strategy",
-            &self.strategy,
-            &format!(
-                "unknown strategy; valid strategies: {}",
-                STRATEGIES.join(", ")
-            ),
-        )?;
+        let kind = self.strategy_kind()?;
+        if let Some(mu) = self.proximal_mu {
+            check(
+                kind == StrategyKind::FedProx,
+                "proximal_mu",
+                mu,
+                &format!("applies to strategy fedprox only, not {kind}"),
+            )?;
+            check(
+                mu.is_finite() && mu >= 0.0,
+                "proximal_mu",
+                mu,
+                "must be a finite number >= 0 (0 trains exactly as fedavg)",
+            )?;
+        }
+        self.strategy_options
+            .validate()
+            .map_err(|err| ConfigError::Invalid {
+                field: "strategy_options",
+                value: self.strategy.clone(),
+                reason: err.to_string(),
+            })?;
         if let Some(spec) = self.uplink_compression()? {
             // The codecs check their own limits (bits, chunk size, levels).
             starling_compress::Chain::from_spec(&spec, 1).map_err(|err| ConfigError::Invalid {
@@ -430,6 +477,45 @@ mod tests {
     }
 
     #[test]
+    fn every_strategy_name_is_accepted() {
+        for kind in StrategyKind::ALL {
+            let name = kind.as_str();
+            let config = RunConfig {
+                strategy: name.into(),
+                ..RunConfig::default()
+            };
+            config.validate().unwrap();
+            assert_eq!(config.strategy_kind().unwrap().as_str(), name);
+        }
+    }
+
+    #[test]
+    fn proximal_mu_belongs_to_fedprox() {
+        let prox = RunConfig {
+            strategy: "fedprox".into(),
+            ..RunConfig::default()
+        };
+        assert_eq!(prox.effective_proximal_mu(), DEFAULT_PROXIMAL_MU);
+        let zero = RunConfig {
+            proximal_mu: Some(0.0),
+            ..prox.clone()
+        };
+        zero.validate().unwrap();
+        assert_eq!(zero.effective_proximal_mu(), 0.0);
+        let negative = RunConfig {
+            proximal_mu: Some(-0.1),
+            ..prox
+        };
+        assert!(negative.validate().is_err());
+        let wrong = RunConfig {
+            proximal_mu: Some(0.1),
+            ..RunConfig::default()
+        };
+        let err = wrong.validate().unwrap_err().to_string();
+        assert!(err.contains("fedprox only"), "{err}");
+    }
+
+    #[test]
     fn out_of_range_values_are_rejected() {
         let cases = [
             RunConfig {
@@ -467,8 +553,14 @@ mod tests {
         let config = RunConfig {
             clients_per_round: Some(4),
             target_accuracy: Some(0.9),
+            strategy: "fedprox".into(),
+            proximal_mu: Some(0.001),
             ..RunConfig::default()
         };
         assert_eq!(RunConfig::from_toml(&config.to_toml()).unwrap(), config);
+        let options =
+            RunConfig::from_toml("strategy = \"fedadam\"\n[strategy_options]\nbeta1 = 0.5\n")
+                .unwrap();
+        assert_eq!(options.strategy_options.beta1, 0.5);
     }
 }

@@ -581,7 +581,7 @@ async fn overflowing_round_leaves_model_unchanged() {
     let error = second
         .error
         .expect("expected an aggregation error for an overflowing round");
-    assert!(error.contains("not finite"), "{error}");
+    assert!(error.contains("non-finite"), "{error}");
 
     let after_second = server.model();
     assert_finite(&after_second.params);
@@ -737,6 +737,7 @@ fn compressed_update(task: &RoundTask, delta: &ParamSet, spec: &str) -> ClientMe
         local_steps: 1,
         train_loss: 0.5,
         payload: UpdatePayload::Compressed(encoded.bytes),
+        control_delta: None,
     })
 }
 

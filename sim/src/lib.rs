@@ -3,6 +3,8 @@
 //! size-checked and decoded, so a simulation exercises the same code paths
 //! as a deployment, only faster.
 
+pub mod sweep;
+
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -174,8 +176,8 @@ async fn run_sim_client(
     training: Arc<Semaphore>,
 ) -> (String, Result<SessionEnd, ClientError>) {
     let mut transport = LinkTransport(link);
-    let end = drive(&mut session, &mut transport, |task, data| {
-        train_blocking(Arc::clone(&training), task, data)
+    let end = drive(&mut session, &mut transport, |job| {
+        train_blocking(Arc::clone(&training), job)
     })
     .await;
     (session.client_id().to_owned(), end)

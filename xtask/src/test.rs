@@ -25,7 +25,8 @@ pub fn run() -> anyhow::Result<()> {
     )?;
     // The browser client and the dashboard, with everything under them
     // (proto, data, train with wgpu, client, compress, runlog, charts), and
-    // the privacy accountant, checked for wasm32.
+    // the privacy accountant and the aggregation strategies, checked for
+    // wasm32.
     cmd::run(
         &cargo,
         &[
@@ -36,6 +37,8 @@ pub fn run() -> anyhow::Result<()> {
             "starling-web-ui",
             "--package",
             "starling-privacy",
+            "--package",
+            "starling-aggregate",
             "--target",
             toolchain::WASM_TARGET,
             "--profile",

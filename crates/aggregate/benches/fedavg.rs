@@ -26,6 +26,7 @@ fn bench(c: &mut Criterion) {
             weight: (k % 7 + 1) as f64 * 100.0,
             local_steps: 1,
             delta,
+            control_delta: None,
         })
         .collect();
     let mut out = vec![0.0f32; PARAMS];

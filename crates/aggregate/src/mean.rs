@@ -16,6 +16,9 @@ pub struct ClientContribution<'a> {
     pub local_steps: u32,
     /// Local model minus global model, flattened.
     pub delta: &'a [f32],
+    /// SCAFFOLD only: the client's control-variate change `c_i+ - c_i`,
+    /// flattened like `delta`. Must be `None` for every other strategy.
+    pub control_delta: Option<&'a [f32]>,
 }
 
 /// Reduces a round's updates to one update of the model's length.
@@ -55,6 +58,7 @@ const BLOCK: usize = 8 * 1024;
 
 /// Outputs shorter than this are aggregated on the calling thread; longer
 /// ones are split across threads on native targets.
+#[cfg(not(target_arch = "wasm32"))]
 const PARALLEL_MIN_LEN: usize = 256 * 1024;
 
 /// Writes the weighted mean of `updates` into `out`.
@@ -79,15 +83,31 @@ pub fn weighted_mean_into_threads(
     threads: usize,
 ) -> Result<(), AggregateError> {
     let scales = normalised_weights(updates, out.len())?;
-    let active: Vec<(f32, &[f32])> = updates
+    let terms: Vec<(f32, &[f32])> = updates
         .iter()
-        .zip(&scales)
-        .filter(|(_, scale)| **scale != 0.0)
-        .map(|(update, &scale)| (scale, update.delta))
+        .zip(scales)
+        .map(|(update, scale)| (scale, update.delta))
+        .collect();
+    scaled_sum_into_threads(&terms, out, threads);
+    Ok(())
+}
+
+/// Writes `sum_k scale_k * x_k` into `out` with the blocked kernel behind
+/// [`weighted_mean_into`]. Terms with scale 0 are skipped, so their values
+/// are never read. Every `x_k` must be at least `out.len()` long.
+pub(crate) fn scaled_sum_into(terms: &[(f32, &[f32])], out: &mut [f32]) {
+    scaled_sum_into_threads(terms, out, worker_threads(out.len()));
+}
+
+fn scaled_sum_into_threads(terms: &[(f32, &[f32])], out: &mut [f32], threads: usize) {
+    let active: Vec<(f32, &[f32])> = terms
+        .iter()
+        .copied()
+        .filter(|(scale, _)| *scale != 0.0)
         .collect();
     if threads <= 1 {
         mean_range(&active, 0, out);
-        return Ok(());
+        return;
     }
     let per_thread = out.len().div_ceil(threads).next_multiple_of(BLOCK);
     std::thread::scope(|scope| {
@@ -96,7 +116,6 @@ pub fn weighted_mean_into_threads(
             scope.spawn(move || mean_range(active, index * per_thread, range));
         }
     });
-    Ok(())
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -204,6 +223,7 @@ mod tests {
             weight,
             local_steps: 1,
             delta,
+            control_delta: None,
         }
     }
 

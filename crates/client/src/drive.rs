@@ -4,11 +4,11 @@
 use std::future::Future;
 
 use starling_proto::{
-    ClientMessage, DEFAULT_MAX_MESSAGE_BYTES, ErrorCode, FinishReason, RoundTask, ServerMessage,
+    ClientMessage, DEFAULT_MAX_MESSAGE_BYTES, ErrorCode, FinishReason, ServerMessage,
     decode_server, encode_client,
 };
 
-use crate::session::{ClientError, Session, Step};
+use crate::session::{ClientError, LocalJob, Session, Step};
 use crate::uplink::Packing;
 
 /// A failed send or receive.
@@ -65,7 +65,7 @@ pub enum Notice {
 }
 
 /// Runs `session` over `transport`; `train` performs the local training
-/// step (on a blocking thread or a worker) and returns the update message.
+/// job (on a blocking thread or a worker) and returns the update message.
 pub async fn drive<T, F, Fut>(
     session: &mut Session,
     transport: &mut T,
@@ -73,7 +73,7 @@ pub async fn drive<T, F, Fut>(
 ) -> Result<SessionEnd, ClientError>
 where
     T: Transport,
-    F: FnMut(Box<RoundTask>, std::sync::Arc<starling_data::Dataset>) -> Fut,
+    F: FnMut(Box<LocalJob>) -> Fut,
     Fut: Future<Output = Result<ClientMessage, ClientError>>,
 {
     drive_observed(session, transport, train, |_, _| {}).await
@@ -89,7 +89,7 @@ pub async fn drive_observed<T, F, Fut, O>(
 ) -> Result<SessionEnd, ClientError>
 where
     T: Transport,
-    F: FnMut(Box<RoundTask>, std::sync::Arc<starling_data::Dataset>) -> Fut,
+    F: FnMut(Box<LocalJob>) -> Fut,
     Fut: Future<Output = Result<ClientMessage, ClientError>>,
     O: FnMut(&Session, Notice),
 {
@@ -118,11 +118,11 @@ where
         observe(session, notice);
         match step {
             Step::Continue => {}
-            Step::Train(task, data) => {
-                let round = task.round;
-                let packing = Packing::of(&task);
-                let update = train(task, data).await?;
-                let update = session.compress_update(update, &packing)?;
+            Step::Train(job) => {
+                let round = job.task.round;
+                let packing = Packing::of(&job.task);
+                let update = train(job).await?;
+                let update = session.finish_update(update, &packing)?;
                 tracing::debug!(client = session.client_id(), round, "sending update");
                 if let Err(err) = send(transport, &update).await {
                     return Ok(SessionEnd::Disconnected(err.to_string()));

@@ -7,12 +7,14 @@
 //! thread (native) or a worker (browser). Updates are compressed as the
 //! round requests, with error feedback ([`Uplink`]).
 
+mod control;
 mod data;
 mod drive;
 mod session;
 mod uplink;
 
+pub use control::ControlVariate;
 pub use data::DataSource;
 pub use drive::{Notice, SessionEnd, Transport, TransportError, drive, drive_observed};
-pub use session::{ClientError, Session, Step, train_round, update_message};
+pub use session::{ClientError, LocalJob, Session, Step, train_round, update_message};
 pub use uplink::{Packing, Uplink};

@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use starling_data::Dataset;
 use starling_proto::{
-    Capabilities, ClientMessage, ClientUpdate, ErrorCode, FinishReason, RoundTask, ServerMessage,
-    UpdatePayload,
+    Capabilities, ClientMessage, ClientUpdate, ErrorCode, FinishReason, ParamSet, RoundTask,
+    ServerMessage, UpdatePayload,
 };
 
-use starling_train::LocalOutcome;
+use starling_train::{LocalOutcome, LocalTerms};
 
+use crate::control::ControlVariate;
 use crate::data::DataSource;
 use crate::uplink::{Packing, Uplink};
 
@@ -35,6 +36,9 @@ pub enum ClientError {
     /// The server rejected this client's registration.
     #[error("server rejected the registration: {0}")]
     Rejected(String),
+    /// The control delta did not fit the model's layout.
+    #[error("failed to build the control-variate delta: {0}")]
+    Control(#[from] starling_proto::ParamError),
     /// The update could not be compressed as the round requested.
     #[error("failed to compress the update: {0}")]
     Compress(#[from] starling_compress::CompressError),
@@ -45,8 +49,8 @@ pub enum ClientError {
 pub enum Step {
     /// Nothing to do.
     Continue,
-    /// Train on the task and send the resulting update.
-    Train(Box<RoundTask>, Arc<Dataset>),
+    /// Train on the job and send the resulting update.
+    Train(Box<LocalJob>),
     /// The run ended.
     Finished {
         /// Why.
@@ -61,6 +65,18 @@ pub enum Step {
     Replaced,
 }
 
+/// One round of local training: the server's task, the client's data, and
+/// the terms the round's strategy adds to the local loss.
+#[derive(Debug)]
+pub struct LocalJob {
+    /// The task as the server sent it.
+    pub task: RoundTask,
+    /// The client's training data.
+    pub data: Arc<Dataset>,
+    /// FedProx and SCAFFOLD terms, resolved against this client's state.
+    pub terms: LocalTerms,
+}
+
 /// One client's protocol state; survives reconnects.
 #[derive(Debug)]
 pub struct Session {
@@ -71,6 +87,7 @@ pub struct Session {
     run_id: Option<String>,
     rounds_trained: u32,
     uplink: Uplink,
+    control: ControlVariate,
 }
 
 impl Session {
@@ -91,6 +108,7 @@ impl Session {
             run_id: None,
             rounds_trained: 0,
             uplink: Uplink::default(),
+            control: ControlVariate::default(),
         }
     }
 
@@ -129,15 +147,30 @@ impl Session {
         }
     }
 
-    /// Compresses the update in `message` as its task asked (`packing`),
-    /// carrying the error-feedback residual across rounds of this run.
-    pub fn compress_update(
+    /// Completes the update in `message` for sending: attaches the SCAFFOLD
+    /// control delta when the round asked for one, then compresses the
+    /// update as the task asked (`packing`), carrying the error-feedback
+    /// residual across rounds of this run.
+    pub fn finish_update(
         &mut self,
-        message: ClientMessage,
+        mut message: ClientMessage,
         packing: &Packing,
     ) -> Result<ClientMessage, ClientError> {
+        if let ClientMessage::Update(update) = &mut message
+            && let UpdatePayload::Dense(delta) = &update.payload
+            && let Some(change) =
+                self.control
+                    .finish(update.round, delta.values(), update.local_steps)
+        {
+            update.control_delta = Some(ParamSet::new(delta.specs().to_vec(), change)?);
+        }
         let run_id = self.run_id.clone().unwrap_or_default();
         Ok(self.uplink.pack(message, packing, &run_id)?)
+    }
+
+    /// The SCAFFOLD control variate `c_i`, once a SCAFFOLD round finished.
+    pub fn control_variate(&self) -> Option<&[f32]> {
+        self.control.own()
     }
 
     /// Returns the error-feedback residual carried into the next update, if any.
@@ -177,7 +210,19 @@ impl Session {
                     .data
                     .clone()
                     .ok_or(ClientError::NotWelcomed(task.round))?;
-                Ok(Step::Train(Box::new(task), data))
+                let correction = task.objective.server_control.as_ref().map(|control| {
+                    self.control.begin(
+                        self.run_id.as_deref().unwrap_or_default(),
+                        task.round,
+                        control.values().to_vec(),
+                        task.config.learning_rate,
+                    )
+                });
+                let terms = LocalTerms {
+                    proximal_mu: task.objective.proximal_mu,
+                    correction,
+                };
+                Ok(Step::Train(Box::new(LocalJob { task, data, terms })))
             }
             ServerMessage::Accepted { round } => {
                 self.rounds_trained += 1;
@@ -214,9 +259,16 @@ impl Session {
     }
 }
 
-/// Runs local training for a task and packs the update.
-pub fn train_round(task: &RoundTask, data: &Dataset) -> Result<ClientMessage, ClientError> {
-    let outcome = starling_train::train_local(&task.model, &task.config, data, task.seed)?;
+/// Runs local training for a job on the CPU backend and packs the update.
+pub fn train_round(job: &LocalJob) -> Result<ClientMessage, ClientError> {
+    let task = &job.task;
+    let outcome = starling_train::train_local_with_terms(
+        &task.model,
+        &task.config,
+        &job.data,
+        task.seed,
+        &job.terms,
+    )?;
     Ok(update_message(task.round, outcome))
 }
 
@@ -228,13 +280,14 @@ pub fn update_message(round: u32, outcome: LocalOutcome) -> ClientMessage {
         local_steps: outcome.local_steps,
         train_loss: outcome.train_loss,
         payload: UpdatePayload::Dense(outcome.delta),
+        control_delta: None,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use starling_data::Dataset;
-    use starling_proto::{ParamSet, TensorSpec, UplinkCompression};
+    use starling_proto::{LocalObjective, ParamSet, TensorSpec, UplinkCompression};
 
     use super::*;
 
@@ -256,7 +309,87 @@ mod tests {
             local_steps: 1,
             train_loss: 0.1,
             payload: UpdatePayload::Dense(ParamSet::new(vec![spec], values).unwrap()),
+            control_delta: None,
         })
+    }
+
+    fn task(round: u32, objective: LocalObjective) -> ServerMessage {
+        let spec = TensorSpec {
+            name: "w".to_owned(),
+            shape: vec![2],
+        };
+        ServerMessage::Round(RoundTask {
+            round,
+            model: ParamSet::new(vec![spec], vec![0.0, 0.0]).unwrap(),
+            config: starling_proto::TrainConfig {
+                learning_rate: 0.5,
+                ..Default::default()
+            },
+            deadline_ms: 1000,
+            seed: 1,
+            round_seed: 2,
+            compression: None,
+            objective,
+        })
+    }
+
+    fn control(values: Vec<f32>) -> ParamSet {
+        let spec = TensorSpec {
+            name: "w".to_owned(),
+            shape: vec![values.len() as u32],
+        };
+        ParamSet::new(vec![spec], values).unwrap()
+    }
+
+    #[test]
+    fn scaffold_round_trains_with_correction_and_answers_with_control_delta() {
+        let data = Dataset::new(vec![0], vec![0], 1, 1).unwrap();
+        let mut session = Session::new("c", "test", DataSource::Own(Arc::new(data)));
+        session.on_message(welcome("run-1")).unwrap();
+        let objective = LocalObjective {
+            proximal_mu: 0.0,
+            server_control: Some(control(vec![1.0, 0.0])),
+        };
+        let Step::Train(job) = session.on_message(task(1, objective)).unwrap() else {
+            panic!("expected a training step");
+        };
+        assert_eq!(job.terms.correction, Some(vec![1.0, 0.0]));
+        let mut message = update(vec![-2.0, 1.0]);
+        if let ClientMessage::Update(update) = &mut message {
+            update.local_steps = 2;
+        }
+        let packing = Packing::of(&job.task);
+        let sent = session.finish_update(message, &packing).unwrap();
+        let ClientMessage::Update(sent) = sent else {
+            panic!("expected an update");
+        };
+        // c_i+ = 0 - [1, 0] + [2, -1] / (2 * 0.5) = [1, -1].
+        assert_eq!(sent.control_delta.unwrap().values(), &[1.0, -1.0]);
+        assert_eq!(session.control_variate(), Some(&[1.0, -1.0][..]));
+    }
+
+    #[test]
+    fn fedprox_round_passes_mu_and_sends_no_control_delta() {
+        let data = Dataset::new(vec![0], vec![0], 1, 1).unwrap();
+        let mut session = Session::new("c", "test", DataSource::Own(Arc::new(data)));
+        session.on_message(welcome("run-1")).unwrap();
+        let objective = LocalObjective {
+            proximal_mu: 0.01,
+            server_control: None,
+        };
+        let Step::Train(job) = session.on_message(task(1, objective)).unwrap() else {
+            panic!("expected a training step");
+        };
+        assert_eq!(job.terms.proximal_mu, 0.01);
+        assert_eq!(job.terms.correction, None);
+        let packing = Packing::of(&job.task);
+        let sent = session
+            .finish_update(update(vec![1.0, 1.0]), &packing)
+            .unwrap();
+        let ClientMessage::Update(sent) = sent else {
+            panic!("expected an update");
+        };
+        assert_eq!(sent.control_delta, None);
     }
 
     #[test]
@@ -271,7 +404,7 @@ mod tests {
             client_seed: 2,
         };
         session
-            .compress_update(update(vec![3.0, 1.0]), &packing)
+            .finish_update(update(vec![3.0, 1.0]), &packing)
             .unwrap();
         assert_eq!(session.residual(), Some(&[0.0, 1.0][..]));
         // The connection drops; the same session registers again and is
@@ -279,7 +412,7 @@ mod tests {
         session.on_message(welcome("run-1")).unwrap();
         assert_eq!(session.residual(), Some(&[0.0, 1.0][..]));
         session
-            .compress_update(update(vec![0.0, 1.0]), &packing)
+            .finish_update(update(vec![0.0, 1.0]), &packing)
             .unwrap();
         assert_eq!(session.residual(), Some(&[0.0, 0.0][..]));
     }

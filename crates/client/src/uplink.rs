@@ -108,6 +108,7 @@ mod tests {
             local_steps: 1,
             train_loss: 0.5,
             payload: UpdatePayload::Dense(ParamSet::new(vec![spec], values).unwrap()),
+            control_delta: None,
         })
     }
 

@@ -19,6 +19,7 @@ mod input;
 mod local;
 mod loss;
 pub mod model;
+mod objective;
 mod params;
 #[cfg(test)]
 mod test_data;
@@ -30,6 +31,9 @@ pub use error::TrainError;
 pub use eval::{Evaluation, evaluate, evaluate_on};
 pub use init::{init_params, param_specs};
 pub use input::{PIXEL_MEAN, PIXEL_STD};
-pub use local::{LocalOutcome, train_local, train_local_on};
+pub use local::{
+    LocalOutcome, train_local, train_local_on, train_local_with, train_local_with_terms,
+};
+pub use objective::LocalTerms;
 pub use params::{load_params, module_specs, module_to_params};
 pub use starling_proto::{ModelKind, ParamSet, TensorSpec, TrainConfig};

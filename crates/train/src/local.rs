@@ -18,6 +18,7 @@ use crate::init::param_specs;
 use crate::input::{check_dataset, index_tensor, read_values, to_device};
 use crate::loss::cross_entropy;
 use crate::model::{Classifier, CnnConfig, MlpConfig};
+use crate::objective::{DeviceTerms, LocalTerms};
 use crate::params::{load_params, read_params};
 
 /// Result of [`train_local`].
@@ -63,6 +64,25 @@ pub fn train_local(
     ))
 }
 
+/// [`train_local`] with `terms` added to the local loss; see
+/// [`train_local_with`].
+pub fn train_local_with_terms(
+    global: &ParamSet,
+    config: &TrainConfig,
+    data: &Dataset,
+    seed: u64,
+    terms: &LocalTerms,
+) -> Result<LocalOutcome, TrainError> {
+    block_on(train_local_with(
+        &ComputeDevice::cpu(),
+        global,
+        config,
+        data,
+        seed,
+        terms,
+    ))
+}
+
 /// [`train_local`] on `device`, reading results back asynchronously, as a
 /// WebGPU device in a browser requires. The same inputs give the same
 /// update as [`train_local`] on the CPU device.
@@ -73,8 +93,25 @@ pub async fn train_local_on(
     data: &Dataset,
     seed: u64,
 ) -> Result<LocalOutcome, TrainError> {
+    train_local_with(device, global, config, data, seed, &LocalTerms::default()).await
+}
+
+/// [`train_local_on`] with `terms` added to the loss of every step (the
+/// FedProx proximal term, the SCAFFOLD correction). With empty terms the
+/// result is bit for bit that of [`train_local_on`]. The reported
+/// `train_loss` is the cross-entropy alone, so it compares across
+/// strategies.
+pub async fn train_local_with(
+    device: &ComputeDevice,
+    global: &ParamSet,
+    config: &TrainConfig,
+    data: &Dataset,
+    seed: u64,
+    terms: &LocalTerms,
+) -> Result<LocalOutcome, TrainError> {
     check_config(config)?;
     global.check_layout(&param_specs(config.model))?;
+    terms.check(global.len())?;
     check_dataset(data)?;
     if data.is_empty() || config.local_epochs == 0 {
         return Ok(LocalOutcome {
@@ -88,11 +125,11 @@ pub async fn train_local_on(
     match config.model {
         ModelKind::Mlp => {
             let model = MlpConfig::new().init(&device);
-            train_model(model, global, config, data, seed, &device).await
+            train_model(model, global, config, data, seed, terms, &device).await
         }
         ModelKind::Cnn => {
             let model = CnnConfig::new().init(&device);
-            train_model(model, global, config, data, seed, &device).await
+            train_model(model, global, config, data, seed, terms, &device).await
         }
     }
 }
@@ -144,9 +181,11 @@ async fn train_model<M: Classifier>(
     config: &TrainConfig,
     data: &Dataset,
     seed: u64,
+    terms: &LocalTerms,
     device: &Device,
 ) -> Result<LocalOutcome, TrainError> {
     let mut model = load_params(model, global)?;
+    let terms = DeviceTerms::new(terms, global, device);
     let inputs = to_device(data, device);
     let mut optimizer = sgd_config(config).init();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -168,7 +207,11 @@ async fn train_model<M: Classifier>(
             let images = inputs.images.clone().select(0, indices.clone());
             let labels = inputs.labels.clone().select(0, indices);
             let loss = cross_entropy(model.logits(images), labels);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let objective = match terms.as_ref().and_then(|terms| terms.penalty(&model)) {
+                Some(penalty) => loss.clone() + penalty,
+                None => loss.clone(),
+            };
+            let grads = GradientsParams::from_grads(objective.backward(), &model);
             model = optimizer.step(config.learning_rate, model, grads);
 
             let loss = loss.detach();
@@ -283,6 +326,91 @@ mod tests {
         let tuned = train_local(&global, &tuned, &data, 1).unwrap();
         assert_ne!(plain.delta, tuned.delta);
         assert!(tuned.delta.check_finite().is_ok());
+    }
+
+    fn train_with(
+        global: &ParamSet,
+        config: &TrainConfig,
+        data: &Dataset,
+        terms: &LocalTerms,
+    ) -> LocalOutcome {
+        train_local_with_terms(global, config, data, 3, terms).unwrap()
+    }
+
+    #[test]
+    fn empty_terms_reproduce_plain_training_bit_for_bit() {
+        let global = init_params(ModelKind::Mlp, 4);
+        let data = toy_dataset(40, 5);
+        let mut config = config(ModelKind::Mlp);
+        config.momentum = 0.5;
+        let plain = train_local(&global, &config, &data, 3).unwrap();
+        let with = train_with(&global, &config, &data, &LocalTerms::default());
+        assert_eq!(plain, with);
+    }
+
+    #[test]
+    fn correction_shifts_one_step_by_learning_rate_times_correction() {
+        // One full-batch step: w1 = w0 - lr * (grad + correction), so the
+        // corrected delta differs from the plain one by -lr * correction.
+        let global = init_params(ModelKind::Mlp, 6);
+        let data = toy_dataset(16, 7);
+        let config = config(ModelKind::Mlp);
+        let plain = train_with(&global, &config, &data, &LocalTerms::default());
+        assert_eq!(plain.local_steps, 1);
+        let correction: Vec<f32> = (0..global.len())
+            .map(|i| ((i % 7) as f32 - 3.0) * 0.01)
+            .collect();
+        let terms = LocalTerms {
+            proximal_mu: 0.0,
+            correction: Some(correction.clone()),
+        };
+        let corrected = train_with(&global, &config, &data, &terms);
+        let lr = config.learning_rate as f32;
+        for ((&c, &p), &k) in corrected
+            .delta
+            .values()
+            .iter()
+            .zip(plain.delta.values())
+            .zip(&correction)
+        {
+            assert!((c - (p - lr * k)).abs() < 1e-6, "{c} vs {}", p - lr * k);
+        }
+    }
+
+    #[test]
+    fn proximal_term_pulls_the_second_step_back_by_mu_times_drift() {
+        // Two full-batch steps. The proximal gradient is 0 at the global
+        // model, so step 1 is plain; step 2 adds mu * (w1 - w0) = mu * d1,
+        // so the FedProx delta is the plain one minus lr * mu * d1.
+        let global = init_params(ModelKind::Mlp, 8);
+        let data = toy_dataset(16, 9);
+        let one_step = config(ModelKind::Mlp);
+        let mut two_steps = one_step.clone();
+        two_steps.local_epochs = 2;
+        let first = train_with(&global, &one_step, &data, &LocalTerms::default());
+        let plain = train_with(&global, &two_steps, &data, &LocalTerms::default());
+        let mu = 0.5;
+        let terms = LocalTerms {
+            proximal_mu: mu,
+            correction: None,
+        };
+        let prox = train_with(&global, &two_steps, &data, &terms);
+        let scale = (one_step.learning_rate * mu) as f32;
+        for ((&x, &p), &d1) in prox
+            .delta
+            .values()
+            .iter()
+            .zip(plain.delta.values())
+            .zip(first.delta.values())
+        {
+            assert!(
+                (x - (p - scale * d1)).abs() < 1e-5,
+                "{x} vs {}",
+                p - scale * d1
+            );
+        }
+        let norm = |d: &ParamSet| d.values().iter().map(|v| v * v).sum::<f32>();
+        assert!(norm(&prox.delta) < norm(&plain.delta));
     }
 
     #[test]

@@ -14,12 +14,13 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use starling_aggregate::{ClientContribution, Strategy};
+use starling_aggregate::{ClientContribution, Strategy, StrategyKind, Weighting};
 use starling_compress::Chain;
 use starling_data::Dataset;
 use starling_proto::{
-    Capabilities, ClientMessage, ClientUpdate, DataAssignment, ErrorCode, FinishReason, ParamSet,
-    RoundTask, ServerMessage, UpdatePayload, UplinkCompression, encode_server,
+    Capabilities, ClientMessage, ClientUpdate, DataAssignment, ErrorCode, FinishReason,
+    LocalObjective, ParamSet, RoundTask, ServerMessage, UpdatePayload, UplinkCompression,
+    encode_server,
 };
 use starling_runlog::{ClassAccuracy, ClientAccuracy, ClientInfo, LiveEvent, RunHeader, Sequenced};
 use tokio::sync::{broadcast, mpsc, watch};
@@ -153,6 +154,18 @@ pub async fn start_run(config: RunConfig) -> Result<RunHandle, StartError> {
         )),
         None => None,
     };
+    let kind = config.strategy_kind()?;
+    let strategy = Strategy::new(
+        kind,
+        &config.strategy_options,
+        data.initial_model.len(),
+        config.train.momentum,
+    )
+    .map_err(|err| crate::config::ConfigError::Invalid {
+        field: "strategy_options",
+        value: config.strategy.clone(),
+        reason: err.to_string(),
+    })?;
     let dense_payload_len = UpdatePayload::Dense(data.initial_model.clone()).encoded_len();
     let feed = Feed::new();
     let mut header = run_header(&config, &run_id);
@@ -181,7 +194,7 @@ pub async fn start_run(config: RunConfig) -> Result<RunHandle, StartError> {
         "run started"
     );
     let coordinator = Coordinator {
-        strategy: Strategy::fedavg(),
+        strategy,
         global: data.initial_model,
         test_set: Arc::new(data.test_set),
         train_set: Arc::new(data.train_set),
@@ -403,13 +416,13 @@ impl Coordinator {
             chain,
             round_seed: round_seed(self.config.seed, round),
         });
-        self.open = Some(OpenRound::new(
-            round,
-            sampled.iter().cloned().collect(),
-            codec,
-        ));
+        self.open = Some(
+            OpenRound::new(round, sampled.iter().cloned().collect(), codec)
+                .expecting_control(self.strategy.kind().needs_control()),
+        );
+        let objective = self.local_objective();
         for client_id in &sampled {
-            self.send_task(round, client_id);
+            self.send_task(round, client_id, &objective);
         }
 
         let deadline = round_start + self.config.round_timeout();
@@ -430,7 +443,22 @@ impl Coordinator {
         Ok(())
     }
 
-    fn send_task(&mut self, round: u32, client_id: &str) {
+    /// What this round's clients add to their local loss.
+    fn local_objective(&self) -> LocalObjective {
+        let server_control = self.strategy.server_control().and_then(|control| {
+            ParamSet::new(self.global.specs().to_vec(), control.to_vec())
+                .inspect_err(
+                    |err| tracing::error!(error = %err, "control variate does not fit the model"),
+                )
+                .ok()
+        });
+        LocalObjective {
+            proximal_mu: self.config.effective_proximal_mu(),
+            server_control,
+        }
+    }
+
+    fn send_task(&mut self, round: u32, client_id: &str, objective: &LocalObjective) {
         let task = RoundTask {
             round,
             model: self.global.clone(),
@@ -439,6 +467,7 @@ impl Coordinator {
             seed: client_seed(self.config.seed, round, client_id),
             round_seed: round_seed(self.config.seed, round),
             compression: self.uplink.map(|(spec, _)| spec),
+            objective: objective.clone(),
         };
         let frame = match encode_server(&ServerMessage::Round(task)) {
             Ok(frame) => Bytes::from(frame),
@@ -532,26 +561,25 @@ impl Coordinator {
                 weight: u.num_examples as f64,
                 local_steps: u.local_steps,
                 delta: &u.delta,
+                control_delta: u.control_delta.as_deref(),
             })
             .collect();
+        // SCAFFOLD averages control variates over the whole federation: every
+        // client that joined this run, and at least the sampled ones.
+        let population = self
+            .registry
+            .clients()
+            .count()
+            .max(self.config.expected_clients as usize)
+            .max(contributions.len());
 
-        // Every accepted delta is finite, but adding their mean to large
-        // global values can still overflow f32, so the result is checked too.
-        // NOTE: only the model is restored on failure. FedAvg's server
-        // optimiser keeps no state, but a stateful one would keep this step.
-        let previous = self.global.values().to_vec();
-        let applied = self
+        // On error the strategy leaves the model and its own state (momentum,
+        // moments, control variate) exactly as they were, including when the
+        // new model would overflow f32.
+        match self
             .strategy
-            .apply_round(self.global.values_mut(), &contributions)
-            .map_err(|err| err.to_string());
-        let checked = applied.and_then(|report| {
-            self.global
-                .check_finite()
-                .map(|()| report)
-                .map_err(|err| format!("aggregated model is not finite (f32 overflow): {err}"))
-        });
-
-        match checked {
+            .apply_round(self.global.values_mut(), &contributions, population)
+        {
             Ok(report) => {
                 tracing::debug!(round = open.round, norm = report.update_norm, "aggregated");
                 self.model_tx.send_replace(ModelSnapshot {
@@ -559,10 +587,9 @@ impl Coordinator {
                     params: Arc::new(self.global.clone()),
                 });
             }
-            Err(message) => {
-                self.global.values_mut().copy_from_slice(&previous);
-                tracing::error!(round = open.round, error = %message, "aggregation failed; global model unchanged");
-                metrics.error = Some(message);
+            Err(err) => {
+                tracing::error!(round = open.round, error = %err, "aggregation failed; global model unchanged");
+                metrics.error = Some(err.to_string());
             }
         }
     }
@@ -945,7 +972,7 @@ fn run_header(config: &RunConfig, run_id: &str) -> RunHeader {
         .map_or(0, |d| d.as_millis() as u64);
     RunHeader {
         run_id: run_id.to_owned(),
-        strategy: config.strategy.clone(),
+        strategy: describe_strategy(config),
         model: config.train.model.as_str().to_owned(),
         dataset,
         partition,
@@ -955,6 +982,46 @@ fn run_header(config: &RunConfig, run_id: &str) -> RunHeader {
         compression: "off".to_owned(),
         secure_aggregation: "off".to_owned(),
         privacy: None,
+    }
+}
+
+/// The strategy with the settings that shape it, for the run header, e.g.
+/// `fedprox (μ = 0.01)` or `fedadam (η = 0.01, β1 = 0.9, β2 = 0.99, τ = 0.001)`.
+fn describe_strategy(config: &RunConfig) -> String {
+    let Ok(kind) = config.strategy_kind() else {
+        return config.strategy.clone();
+    };
+    let options = &config.strategy_options;
+    let lr = options.learning_rate(kind);
+    let mut settings = match kind {
+        StrategyKind::FedProx => vec![format!("μ = {}", config.effective_proximal_mu())],
+        StrategyKind::FedAvgM => vec![
+            format!("η = {lr}"),
+            format!("β = {}", options.server_momentum),
+        ],
+        StrategyKind::FedAdam | StrategyKind::FedYogi => vec![
+            format!("η = {lr}"),
+            format!("β1 = {}", options.beta1),
+            format!("β2 = {}", options.beta2),
+            format!("τ = {}", options.tau),
+        ],
+        StrategyKind::FedAdagrad => vec![
+            format!("η = {lr}"),
+            format!("β1 = {}", options.beta1),
+            format!("τ = {}", options.tau),
+        ],
+        StrategyKind::FedAvg | StrategyKind::Scaffold | StrategyKind::FedNova if lr != 1.0 => {
+            vec![format!("η = {lr}")]
+        }
+        _ => Vec::new(),
+    };
+    if options.weighting == Weighting::Uniform {
+        settings.push("uniform weights".to_owned());
+    }
+    if settings.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind} ({})", settings.join(", "))
     }
 }
 

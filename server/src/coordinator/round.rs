@@ -36,6 +36,9 @@ pub struct AcceptedUpdate {
     pub train_loss: f64,
     /// Flattened delta, in the global model's layout.
     pub delta: Vec<f32>,
+    /// SCAFFOLD control-variate delta, flattened; `None` for other
+    /// strategies.
+    pub control_delta: Option<Vec<f32>>,
 }
 
 /// A rejected message: the code and text sent back to the client.
@@ -77,6 +80,8 @@ pub struct OpenRound {
     pub bytes_up_uncompressed: u64,
     /// Compression of the round's updates; `None` for plain `f32`.
     pub codec: Option<RoundCodec>,
+    /// Whether updates must carry a control-variate delta (SCAFFOLD).
+    pub expects_control: bool,
 }
 
 impl OpenRound {
@@ -92,7 +97,14 @@ impl OpenRound {
             bytes_down: 0,
             bytes_up_uncompressed: 0,
             codec,
+            expects_control: false,
         }
+    }
+
+    /// Requires a control-variate delta with every update (SCAFFOLD).
+    pub fn expecting_control(mut self, expects_control: bool) -> Self {
+        self.expects_control = expects_control;
+        self
     }
 
     /// True once every sampled client is done.
@@ -109,8 +121,11 @@ impl OpenRound {
         layout: &[TensorSpec],
     ) -> Result<(), Rejection> {
         self.check_addressing(client_id, &update)?;
-        let delta = match check_content(&update, layout, self.codec.as_ref()) {
-            Ok(delta) => delta,
+        let checked = check_content(&update, layout, self.codec.as_ref()).and_then(|delta| {
+            check_control(&update, layout, self.expects_control).map(|control| (delta, control))
+        });
+        let (delta, control_delta) = match checked {
+            Ok(checked) => checked,
             Err(rejection) => {
                 self.finished.insert(client_id.to_owned());
                 return Err(rejection);
@@ -123,6 +138,7 @@ impl OpenRound {
             local_steps: update.local_steps,
             train_loss: update.train_loss,
             delta,
+            control_delta,
         });
         Ok(())
     }
@@ -214,6 +230,37 @@ fn check_content(
     }
 }
 
+/// Checks the control-variate delta that SCAFFOLD updates carry and other
+/// updates must not; returns it flattened.
+fn check_control(
+    update: &ClientUpdate,
+    layout: &[TensorSpec],
+    expected: bool,
+) -> Result<Option<Vec<f32>>, Rejection> {
+    match (&update.control_delta, expected) {
+        (Some(control), true) => {
+            check_params(control, layout).map_err(|rejection| Rejection {
+                message: rejection.message.replacen(
+                    "update rejected:",
+                    "update rejected: control delta",
+                    1,
+                ),
+                ..rejection
+            })?;
+            Ok(Some(control.values().to_vec()))
+        }
+        (None, false) => Ok(None),
+        (None, true) => Err(Rejection::new(
+            ErrorCode::InvalidUpdate,
+            "update rejected: this run uses scaffold, and the update carries no control-variate delta",
+        )),
+        (Some(_), false) => Err(Rejection::new(
+            ErrorCode::InvalidUpdate,
+            "update rejected: it carries a control-variate delta, which only scaffold runs accept",
+        )),
+    }
+}
+
 fn check_params(params: &ParamSet, layout: &[TensorSpec]) -> Result<(), Rejection> {
     compare_layouts(layout, params.specs()).map_err(|err| {
         Rejection::new(
@@ -248,6 +295,7 @@ mod tests {
             local_steps: 1,
             train_loss: 0.3,
             payload: UpdatePayload::Dense(ParamSet::new(specs, values).unwrap()),
+            control_delta: None,
         }
     }
 
@@ -308,6 +356,66 @@ mod tests {
         let err = round.accept("a", huge, &layout()).unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidUpdate);
         assert!(round.accepted.is_empty());
+    }
+
+    fn with_control(mut update: ClientUpdate, values: Vec<f32>) -> ClientUpdate {
+        let specs = vec![TensorSpec {
+            name: "w".into(),
+            shape: vec![values.len() as u32],
+        }];
+        update.control_delta = Some(ParamSet::new(specs, values).unwrap());
+        update
+    }
+
+    #[test]
+    fn control_delta_is_required_exactly_for_scaffold() {
+        let mut plain = open();
+        let err = plain
+            .accept(
+                "a",
+                with_control(update(3, vec![1.0, 2.0]), vec![0.5, 0.5]),
+                &layout(),
+            )
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidUpdate);
+        assert!(err.message.contains("only scaffold"), "{}", err.message);
+
+        let mut scaffold = open().expecting_control(true);
+        let err = scaffold
+            .accept("a", update(3, vec![1.0, 2.0]), &layout())
+            .unwrap_err();
+        assert!(
+            err.message.contains("no control-variate delta"),
+            "{}",
+            err.message
+        );
+        let err = scaffold
+            .accept(
+                "b",
+                with_control(update(3, vec![1.0, 2.0]), vec![f32::INFINITY, 0.0]),
+                &layout(),
+            )
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::NonFinite);
+        assert!(err.message.contains("control delta"), "{}", err.message);
+
+        let mut scaffold = open().expecting_control(true);
+        scaffold
+            .accept(
+                "a",
+                with_control(update(3, vec![1.0, 2.0]), vec![0.5, -0.5]),
+                &layout(),
+            )
+            .unwrap();
+        assert_eq!(scaffold.accepted[0].control_delta, Some(vec![0.5, -0.5]));
+        let err = scaffold
+            .accept(
+                "b",
+                with_control(update(3, vec![1.0, 2.0]), vec![0.5]),
+                &layout(),
+            )
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::LayoutMismatch);
     }
 
     #[test]

@@ -310,6 +310,7 @@ pub fn update_message(round: u32, delta: ParamSet, num_examples: u64) -> ClientM
         local_steps: 1,
         train_loss: 0.5,
         payload: UpdatePayload::Dense(delta),
+        control_delta: None,
     })
 }
 

@@ -34,3 +34,24 @@ pub async fn run_sim(config: SimConfig) -> SimReport {
         .expect("simulation timed out")
         .expect("simulation failed")
 }
+
+/// Runs `small_run` with seed 5 for 3 rounds under `strategy` (and FedProx
+/// μ when given) and returns its per-round metrics.
+#[allow(dead_code)] // Only the strategy tests call it.
+pub async fn run_strategy(
+    dir: &std::path::Path,
+    strategy: &str,
+    mu: Option<f64>,
+) -> Vec<starling_server::RoundMetrics> {
+    let mut config = small_run(dir, 5);
+    config.run.rounds = 3;
+    config.run.strategy = strategy.to_owned();
+    config.run.proximal_mu = mu;
+    let report = run_sim(config).await;
+    assert!(
+        report.client_errors.is_empty(),
+        "{:?}",
+        report.client_errors
+    );
+    starling_server::read_metrics(&report.run_dir).expect("metrics of the run")
+}
