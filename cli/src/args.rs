@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use starling_aggregate::Weighting;
 use starling_proto::ModelKind;
-use starling_server::RunConfig;
+use starling_server::{PrivacyConfig, RunConfig};
 
 /// Model choice on the command line.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -151,6 +151,28 @@ pub struct RunArgs {
     /// sparsifier and a value codec joined by +, e.g. topk:0.01+8bit.
     #[arg(long, value_name = "SPEC")]
     pub compression: Option<String>,
+    /// Differential privacy: the noise multiplier z (turns on DP-FedAvg;
+    /// the other settings come from the `[privacy]` table or the flags
+    /// below).
+    #[arg(long)]
+    pub noise_multiplier: Option<f64>,
+    /// Differential privacy: the L2 norm every update is clipped to
+    /// [default: 1].
+    #[arg(long)]
+    pub clip_norm: Option<f64>,
+    /// Differential privacy: the probability q with which each client is
+    /// sampled per round [default: 0.1].
+    #[arg(long)]
+    pub sampling_rate: Option<f64>,
+    /// Differential privacy: the ε at which the run stops.
+    #[arg(long)]
+    pub epsilon_budget: Option<f64>,
+    /// Differential privacy: δ of the guarantee [default: 1e-5].
+    #[arg(long)]
+    pub delta: Option<f64>,
+    /// Differential privacy: clients in the whole federation [sim: --clients].
+    #[arg(long)]
+    pub population: Option<u32>,
     /// Send compressed updates without error feedback (the residual of what
     /// compression dropped is otherwise added to the next update).
     #[arg(long)]
@@ -158,8 +180,17 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    /// Reads `--config` (or starts from `base`) and applies the overrides.
+    /// Reads `--config` (or starts from `base`), applies the overrides and
+    /// validates the result.
     pub fn resolve(&self, base: RunConfig) -> anyhow::Result<RunConfig> {
+        let config = self.resolve_unchecked(base)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// [`resolve`](Self::resolve) without the validation, for a caller that
+    /// fills in more fields first.
+    pub fn resolve_unchecked(&self, base: RunConfig) -> anyhow::Result<RunConfig> {
         let mut config = match &self.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -170,7 +201,6 @@ impl RunArgs {
             None => base,
         };
         self.apply(&mut config);
-        config.validate()?;
         Ok(config)
     }
 
@@ -214,7 +244,17 @@ impl RunArgs {
             config.data.dir = self.data.clone();
         }
         set(&mut config.runs_dir, self.runs_dir.clone());
-        set(&mut config.strategy, self.strategy.clone());
+        if let Some(strategy) = &self.strategy {
+            // The canonical name, so `FedAvg` is written as `fedavg`; an
+            // unknown name stays as given and fails validation.
+            config.strategy = strategy
+                .parse::<starling_aggregate::StrategyKind>()
+                .map_or_else(|_| strategy.clone(), |kind| kind.as_str().to_owned());
+            // A μ from --config belongs to the strategy it was written for.
+            if config.strategy != "fedprox" && self.mu.is_none() {
+                config.proximal_mu = None;
+            }
+        }
         if self.mu.is_some() {
             config.proximal_mu = self.mu;
         }
@@ -232,6 +272,33 @@ impl RunArgs {
             config.error_feedback = false;
         }
         set(&mut config.max_message_bytes, self.max_message_bytes);
+        self.apply_privacy(config);
+    }
+
+    fn apply_privacy(&self, config: &mut RunConfig) {
+        let any = self.noise_multiplier.is_some()
+            || self.clip_norm.is_some()
+            || self.sampling_rate.is_some()
+            || self.epsilon_budget.is_some()
+            || self.delta.is_some()
+            || self.population.is_some();
+        if !any {
+            return;
+        }
+        let privacy = config.privacy.get_or_insert_with(PrivacyConfig::default);
+        if self.noise_multiplier.is_some() {
+            privacy.noise_multiplier = self.noise_multiplier;
+            privacy.target_epsilon = None;
+        }
+        set(&mut privacy.clip_norm, self.clip_norm);
+        set(&mut privacy.sampling_rate, self.sampling_rate);
+        if self.epsilon_budget.is_some() {
+            privacy.epsilon_budget = self.epsilon_budget;
+        }
+        set(&mut privacy.delta, self.delta);
+        if self.population.is_some() {
+            privacy.population = self.population;
+        }
     }
 }
 
@@ -270,6 +337,36 @@ mod tests {
         let err = args.resolve(RunConfig::default()).unwrap_err().to_string();
         assert!(err.contains("fedavg"), "{err}");
         assert!(err.contains("scaffold"), "{err}");
+    }
+
+    #[test]
+    fn privacy_flags_create_the_privacy_table() {
+        let args = RunArgs {
+            noise_multiplier: Some(1.1),
+            sampling_rate: Some(0.05),
+            population: Some(200),
+            epsilon_budget: Some(4.0),
+            ..RunArgs::default()
+        };
+        let config = args.resolve(RunConfig::default()).unwrap();
+        let privacy = config.privacy.unwrap();
+        assert_eq!(privacy.noise_multiplier, Some(1.1));
+        assert_eq!(privacy.sampling_rate, 0.05);
+        assert_eq!(privacy.population, Some(200));
+        assert_eq!(privacy.epsilon_budget, Some(4.0));
+        assert_eq!(privacy.clip_norm, 1.0);
+        let plain = RunArgs::default().resolve(RunConfig::default()).unwrap();
+        assert!(plain.privacy.is_none());
+    }
+
+    #[test]
+    fn privacy_without_population_is_rejected() {
+        let args = RunArgs {
+            noise_multiplier: Some(1.1),
+            ..RunArgs::default()
+        };
+        let err = args.resolve(RunConfig::default()).unwrap_err().to_string();
+        assert!(err.contains("privacy.population"), "{err}");
     }
 
     #[test]

@@ -53,6 +53,12 @@ pub fn round_line(m: &RoundMetrics) -> String {
         human_bytes(m.bytes_down),
         m.duration_s
     );
+    if let Some(privacy) = &m.privacy {
+        line.push_str(&format!(
+            "  ε {}",
+            starling_runlog::units::epsilon(privacy.epsilon)
+        ));
+    }
     if let Some(error) = &m.error {
         line.push_str(&format!("  FAILED: {error}"));
     }

@@ -231,6 +231,9 @@ fn finish_message(reason: &FinishReason, rounds: u32) -> String {
         }
         FinishReason::Stopped => format!("The server stopped the run after {rounds_text}."),
         FinishReason::Failed(cause) => format!("The run failed after {rounds_text}: {cause}"),
+        FinishReason::PrivacyBudget { epsilon, budget } => format!(
+            "The run spent its privacy budget after {rounds_text} (ε = {epsilon:.2} of {budget})."
+        ),
     }
 }
 

@@ -119,6 +119,7 @@ mod tests {
             train_loss: 0.5,
             payload: UpdatePayload::Dense(ParamSet::new(specs, vec![1.0, -2.0, 0.5]).unwrap()),
             control_delta: None,
+            clipped: None,
         })
     }
 

@@ -18,7 +18,7 @@ pub use compression::{
     DEFAULT_CHUNK, DEFAULT_QSGD_LEVELS, Sparsification, SpecError, UplinkCompression, ValueEncoding,
 };
 pub use message::{
-    Capabilities, ClientMessage, ClientUpdate, DataAssignment, ErrorCode, FinishReason,
+    Capabilities, ClientMessage, ClientUpdate, Clipping, DataAssignment, ErrorCode, FinishReason,
     LocalObjective, MAX_NUM_EXAMPLES, ModelKind, PartitionScheme, RoundTask, ServerMessage,
     TrainConfig, UpdatePayload,
 };

@@ -166,6 +166,11 @@ pub struct ClientUpdate {
     /// as plain `f32` values in the model's layout; `None` for every other
     /// strategy.
     pub control_delta: Option<ParamSet>,
+    /// With differential privacy: whether the client scaled its update down
+    /// to the round's clipping norm (the server's adaptive clipping counts
+    /// the clients that did not); `None` when the round asked for no
+    /// clipping.
+    pub clipped: Option<bool>,
 }
 
 /// Work for one client in one round.
@@ -188,6 +193,19 @@ pub struct RoundTask {
     pub compression: Option<UplinkCompression>,
     /// Terms the client adds to its local objective (FedProx, SCAFFOLD).
     pub objective: LocalObjective,
+    /// With differential privacy: the L2 bound the client clips its update
+    /// to before sending it; `None` without.
+    pub clipping: Option<Clipping>,
+}
+
+/// How a client bounds its update's L2 norm (DP-FedAvg).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Clipping {
+    /// The bound C on the whole update.
+    pub norm: f64,
+    /// Clip each of the L tensors to `C / sqrt(L)` instead of the whole
+    /// update to C.
+    pub per_layer: bool,
 }
 
 /// What a strategy asks clients to change in local training, beyond
@@ -246,6 +264,13 @@ pub enum FinishReason {
     Stopped,
     /// The run failed; the text says why.
     Failed(String),
+    /// The next round would have spent more than the run's privacy budget.
+    PrivacyBudget {
+        /// ε spent by the rounds that ran.
+        epsilon: f64,
+        /// The budget.
+        budget: f64,
+    },
 }
 
 impl std::fmt::Display for FinishReason {
@@ -255,6 +280,10 @@ impl std::fmt::Display for FinishReason {
             Self::TargetAccuracy => f.write_str("target accuracy reached"),
             Self::Stopped => f.write_str("stopped"),
             Self::Failed(cause) => write!(f, "failed: {cause}"),
+            Self::PrivacyBudget { epsilon, budget } => write!(
+                f,
+                "privacy budget reached: ε = {epsilon:.4} spent of {budget}, and one more round would exceed it"
+            ),
         }
     }
 }

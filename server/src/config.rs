@@ -68,6 +68,62 @@ impl DataConfig {
     }
 }
 
+/// Differential privacy for a run: DP-FedAvg with Poisson sampling of
+/// clients, clipped updates, Gaussian noise on their sum, and an RDP
+/// accountant. Present as the `[privacy]` table; absent means no DP.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// Noise multiplier z: the noise standard deviation over the clipping
+    /// norm. Set this or `target_epsilon`.
+    pub noise_multiplier: Option<f64>,
+    /// ε to reach after `rounds` rounds; the smallest noise multiplier that
+    /// stays within it is used. Set this or `noise_multiplier`.
+    pub target_epsilon: Option<f64>,
+    /// L2 norm C every client update is clipped to (the starting value with
+    /// adaptive clipping).
+    pub clip_norm: f64,
+    /// Clip each of the L tensors to C / sqrt(L) instead of the whole
+    /// update to C.
+    pub per_layer: bool,
+    /// δ of the (ε, δ) guarantee.
+    pub delta: f64,
+    /// Stop before a round that would take ε above this value.
+    pub epsilon_budget: Option<f64>,
+    /// Probability q with which every client of the population is sampled
+    /// in a round, independently of the others (Poisson sampling).
+    pub sampling_rate: f64,
+    /// Clients in the whole federation, N. Required: the mean divides by
+    /// the expected cohort size q * N, never by the realised one.
+    pub population: Option<u32>,
+    /// Adaptive clipping: the quantile γ of update norms that C follows;
+    /// unset keeps C fixed.
+    pub target_quantile: Option<f64>,
+    /// Adaptive clipping: the geometric step η of C.
+    pub clip_learning_rate: f64,
+    /// Adaptive clipping: standard deviation σ_b of the noise on the count
+    /// of unclipped clients [default: q * N / 20].
+    pub count_stddev: Option<f64>,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        Self {
+            noise_multiplier: None,
+            target_epsilon: None,
+            clip_norm: 1.0,
+            per_layer: false,
+            delta: 1e-5,
+            epsilon_budget: None,
+            sampling_rate: 0.1,
+            population: None,
+            target_quantile: None,
+            clip_learning_rate: 0.2,
+            count_stddev: None,
+        }
+    }
+}
+
 /// A federated run as the server executes it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -130,6 +186,8 @@ pub struct RunConfig {
     /// Whether clients carry what compression dropped into their next
     /// update (error feedback).
     pub error_feedback: bool,
+    /// Differential privacy (DP-FedAvg); `None` trains without it.
+    pub privacy: Option<PrivacyConfig>,
     /// Local training settings sent to clients.
     pub train: TrainConfig,
     /// Data source and partitioning.
@@ -161,6 +219,7 @@ impl Default for RunConfig {
             strategy_options: StrategyConfig::default(),
             compression: "none".to_owned(),
             error_feedback: true,
+            privacy: None,
             train: TrainConfig::default(),
             data: DataConfig {
                 partition: "iid".to_owned(),
@@ -305,13 +364,22 @@ impl RunConfig {
                 "must be a finite number >= 0 (0 trains exactly as fedavg)",
             )?;
         }
-        self.strategy_options
-            .validate()
-            .map_err(|err| ConfigError::Invalid {
+        self.strategy_options.validate().map_err(|err| match err {
+            starling_aggregate::AggregateError::InvalidConfig {
+                field,
+                value,
+                expected,
+            } => ConfigError::Invalid {
+                field: strategy_option_field(field),
+                value: value.to_string(),
+                reason: format!("expected {expected}"),
+            },
+            other => ConfigError::Invalid {
                 field: "strategy_options",
                 value: self.strategy.clone(),
-                reason: err.to_string(),
-            })?;
+                reason: other.to_string(),
+            },
+        })?;
         if let Some(spec) = self.uplink_compression()? {
             // The codecs check their own limits (bits, chunk size, levels).
             starling_compress::Chain::from_spec(&spec, 1).map_err(|err| ConfigError::Invalid {
@@ -321,7 +389,109 @@ impl RunConfig {
             })?;
         }
         self.validate_train()?;
+        self.validate_privacy(kind)?;
         self.validate_partition()
+    }
+
+    fn validate_privacy(&self, kind: StrategyKind) -> Result<(), ConfigError> {
+        let Some(privacy) = &self.privacy else {
+            return Ok(());
+        };
+        check(
+            !matches!(kind, StrategyKind::Scaffold | StrategyKind::FedNova),
+            "strategy",
+            kind,
+            "cannot run with [privacy]: DP-FedAvg weights every client equally and adds noise to the plain sum, use fedavg, fedprox, fedavgm, fedadam, fedyogi or fedadagrad",
+        )?;
+        match (privacy.noise_multiplier, privacy.target_epsilon) {
+            (Some(z), None) => check(
+                z.is_finite() && z > 0.0,
+                "privacy.noise_multiplier",
+                z,
+                "must be a finite number > 0",
+            )?,
+            (None, Some(epsilon)) => check(
+                epsilon.is_finite() && epsilon > 0.0,
+                "privacy.target_epsilon",
+                epsilon,
+                "must be a finite number > 0",
+            )?,
+            (Some(z), Some(_)) => check(
+                false,
+                "privacy.noise_multiplier",
+                z,
+                "set either noise_multiplier or target_epsilon, not both",
+            )?,
+            (None, None) => check(
+                false,
+                "privacy.noise_multiplier",
+                "unset",
+                "set noise_multiplier, or target_epsilon to have it calibrated",
+            )?,
+        }
+        check(
+            privacy.clip_norm.is_finite() && privacy.clip_norm > 0.0,
+            "privacy.clip_norm",
+            privacy.clip_norm,
+            "must be a finite number > 0",
+        )?;
+        check(
+            privacy.delta > 0.0 && privacy.delta < 1.0,
+            "privacy.delta",
+            privacy.delta,
+            "must be in (0, 1), e.g. 1e-5",
+        )?;
+        check(
+            privacy.sampling_rate > 0.0 && privacy.sampling_rate <= 1.0,
+            "privacy.sampling_rate",
+            privacy.sampling_rate,
+            "must be in (0, 1]",
+        )?;
+        match privacy.population {
+            Some(population) => check(
+                population >= 1,
+                "privacy.population",
+                population,
+                "must be at least 1",
+            )?,
+            None => check(
+                false,
+                "privacy.population",
+                "unset",
+                "is required with [privacy]: the mean divides by the expected cohort, sampling_rate times the population, so the population must be known before the run starts",
+            )?,
+        }
+        if let Some(budget) = privacy.epsilon_budget {
+            check(
+                budget.is_finite() && budget > 0.0,
+                "privacy.epsilon_budget",
+                budget,
+                "must be a finite number > 0",
+            )?;
+        }
+        if let Some(quantile) = privacy.target_quantile {
+            check(
+                (0.0..=1.0).contains(&quantile),
+                "privacy.target_quantile",
+                quantile,
+                "must be in [0, 1]",
+            )?;
+            check(
+                privacy.clip_learning_rate.is_finite() && privacy.clip_learning_rate > 0.0,
+                "privacy.clip_learning_rate",
+                privacy.clip_learning_rate,
+                "must be a finite number > 0",
+            )?;
+        }
+        if let Some(stddev) = privacy.count_stddev {
+            check(
+                stddev.is_finite() && stddev > 0.0,
+                "privacy.count_stddev",
+                stddev,
+                "must be a finite number > 0",
+            )?;
+        }
+        Ok(())
     }
 
     fn validate_partition(&self) -> Result<(), ConfigError> {
@@ -414,6 +584,18 @@ impl RunConfig {
     }
 }
 
+/// The TOML path of a strategy option, e.g. `strategy_options.beta1`.
+fn strategy_option_field(field: &str) -> &'static str {
+    match field {
+        "server_learning_rate" => "strategy_options.server_learning_rate",
+        "server_momentum" => "strategy_options.server_momentum",
+        "beta1" => "strategy_options.beta1",
+        "beta2" => "strategy_options.beta2",
+        "tau" => "strategy_options.tau",
+        _ => "strategy_options",
+    }
+}
+
 fn positive_secs(value: f64) -> bool {
     value.is_finite() && value > 0.0 && value < 1e9
 }
@@ -487,6 +669,123 @@ mod tests {
             config.validate().unwrap();
             assert_eq!(config.strategy_kind().unwrap().as_str(), name);
         }
+    }
+
+    fn private(privacy: PrivacyConfig) -> RunConfig {
+        RunConfig {
+            privacy: Some(privacy),
+            ..RunConfig::default()
+        }
+    }
+
+    fn valid_privacy() -> PrivacyConfig {
+        PrivacyConfig {
+            noise_multiplier: Some(1.0),
+            population: Some(100),
+            ..PrivacyConfig::default()
+        }
+    }
+
+    #[test]
+    fn privacy_settings_are_checked() {
+        private(valid_privacy()).validate().unwrap();
+        let cases = [
+            (
+                "privacy.population",
+                PrivacyConfig {
+                    population: None,
+                    ..valid_privacy()
+                },
+            ),
+            (
+                "privacy.noise_multiplier",
+                PrivacyConfig {
+                    noise_multiplier: None,
+                    ..valid_privacy()
+                },
+            ),
+            (
+                "privacy.noise_multiplier",
+                PrivacyConfig {
+                    target_epsilon: Some(1.0),
+                    ..valid_privacy()
+                },
+            ),
+            (
+                "privacy.noise_multiplier",
+                PrivacyConfig {
+                    noise_multiplier: Some(0.0),
+                    ..valid_privacy()
+                },
+            ),
+            (
+                "privacy.clip_norm",
+                PrivacyConfig {
+                    clip_norm: -1.0,
+                    ..valid_privacy()
+                },
+            ),
+            (
+                "privacy.delta",
+                PrivacyConfig {
+                    delta: 1.0,
+                    ..valid_privacy()
+                },
+            ),
+            (
+                "privacy.sampling_rate",
+                PrivacyConfig {
+                    sampling_rate: 0.0,
+                    ..valid_privacy()
+                },
+            ),
+            (
+                "privacy.epsilon_budget",
+                PrivacyConfig {
+                    epsilon_budget: Some(0.0),
+                    ..valid_privacy()
+                },
+            ),
+            (
+                "privacy.target_quantile",
+                PrivacyConfig {
+                    target_quantile: Some(1.5),
+                    ..valid_privacy()
+                },
+            ),
+        ];
+        for (field, privacy) in cases {
+            let err = private(privacy).validate().unwrap_err().to_string();
+            assert!(err.contains(field), "{field}: {err}");
+        }
+    }
+
+    #[test]
+    fn privacy_rejects_scaffold_and_fednova() {
+        for strategy in ["scaffold", "fednova"] {
+            let config = RunConfig {
+                strategy: strategy.into(),
+                ..private(valid_privacy())
+            };
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains("DP-FedAvg"), "{err}");
+        }
+    }
+
+    #[test]
+    fn privacy_table_round_trips_through_toml() {
+        let config = private(PrivacyConfig {
+            epsilon_budget: Some(3.0),
+            target_quantile: Some(0.5),
+            ..valid_privacy()
+        });
+        assert_eq!(RunConfig::from_toml(&config.to_toml()).unwrap(), config);
+        let parsed = RunConfig::from_toml(
+            "[privacy]\nnoise_multiplier = 1.1\npopulation = 500\nsampling_rate = 0.02\n",
+        )
+        .unwrap();
+        parsed.validate().unwrap();
+        assert_eq!(parsed.privacy.unwrap().sampling_rate, 0.02);
     }
 
     #[test]

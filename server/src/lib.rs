@@ -21,7 +21,7 @@ pub mod sampling;
 pub mod setup;
 pub mod web;
 
-pub use config::{ConfigError, DEFAULT_PROXIMAL_MU, DataConfig, RunConfig};
+pub use config::{ConfigError, DEFAULT_PROXIMAL_MU, DataConfig, PrivacyConfig, RunConfig};
 pub use coordinator::{ModelSnapshot, RunHandle, StopHandle, start_run};
 pub use feed::Feed;
 pub use link::{Connector, Link, LinkError, Outbound};

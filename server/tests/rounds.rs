@@ -738,6 +738,7 @@ fn compressed_update(task: &RoundTask, delta: &ParamSet, spec: &str) -> ClientMe
         train_loss: 0.5,
         payload: UpdatePayload::Compressed(encoded.bytes),
         control_delta: None,
+        clipped: None,
     })
 }
 

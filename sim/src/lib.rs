@@ -86,6 +86,12 @@ pub async fn simulate(config: SimConfig) -> Result<SimReport, SimError> {
     run.expected_clients = config.clients as u32;
     run.min_available_clients = Some(config.clients as u32);
     run.min_clients = run.min_clients.min(config.clients as u32);
+    // The simulator knows its population exactly.
+    if let Some(privacy) = &mut run.privacy
+        && privacy.population.is_none()
+    {
+        privacy.population = Some(config.clients as u32);
+    }
     let split_config = run.clone();
     let split =
         tokio::task::spawn_blocking(move || starling_server::setup::load_split(&split_config))

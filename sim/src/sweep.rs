@@ -31,6 +31,9 @@ pub enum SweepError {
         /// The key.
         key: String,
     },
+    /// A grid or entry that repeats what another one already says.
+    #[error("invalid sweep: {0}")]
+    Conflict(String),
     /// A value that does not parse for its key.
     #[error("invalid value `{value}` for sweep key `{key}`: {reason}")]
     Value {
@@ -44,7 +47,7 @@ pub enum SweepError {
 }
 
 /// Keys a strategy entry or a grid may set.
-pub const KEYS: [&str; 13] = [
+pub const KEYS: [&str; 15] = [
     "mu",
     "server-lr",
     "server-momentum",
@@ -58,6 +61,8 @@ pub const KEYS: [&str; 13] = [
     "alpha",
     "partition",
     "model",
+    "noise-multiplier",
+    "clip-norm",
 ];
 
 /// One configuration of a sweep: a strategy and its settings.
@@ -79,9 +84,13 @@ impl Variant {
         label
     }
 
-    /// Applies the strategy and every setting to `config`.
+    /// Applies the strategy and every setting to `config`. A FedProx μ from
+    /// the base configuration is kept for FedProx entries only.
     pub fn apply(&self, config: &mut RunConfig) -> Result<(), SweepError> {
         config.strategy = self.strategy.as_str().to_owned();
+        if self.strategy != StrategyKind::FedProx {
+            config.proximal_mu = None;
+        }
         for (key, value) in &self.settings {
             apply_setting(config, key, value)?;
         }
@@ -98,8 +107,13 @@ impl Variant {
 pub fn parse_strategies(list: &str) -> Result<Vec<Variant>, SweepError> {
     list.split(',')
         .map(str::trim)
-        .filter(|entry| !entry.is_empty())
         .map(|entry| {
+            if entry.is_empty() {
+                return Err(SweepError::Syntax {
+                    text: list.to_owned(),
+                    reason: "empty entry in the strategy list".to_owned(),
+                });
+            }
             let mut parts = entry.split(':');
             let name = parts.next().unwrap_or_default();
             let strategy = name
@@ -110,14 +124,24 @@ pub fn parse_strategies(list: &str) -> Result<Vec<Variant>, SweepError> {
                         reason: err.to_string(),
                     },
                 )?;
-            let settings = parts
-                .map(|setting| {
-                    let (key, value) = split_setting(setting)?;
-                    check_key(key)?;
-                    Ok((key.to_owned(), value.to_owned()))
-                })
-                .collect::<Result<Vec<_>, SweepError>>()?;
-            Ok(Variant { strategy, settings })
+            let mut variant = Variant {
+                strategy,
+                settings: Vec::new(),
+            };
+            for setting in parts {
+                let (key, value) = split_setting(setting)?;
+                check_key(key)?;
+                if variant.sets(key) {
+                    return Err(SweepError::Conflict(format!("`{entry}` sets {key} twice")));
+                }
+                if !applies(key, strategy) {
+                    return Err(SweepError::Conflict(format!(
+                        "`{entry}`: {key} does not apply to {strategy}"
+                    )));
+                }
+                variant.settings.push((key.to_owned(), value.to_owned()));
+            }
+            Ok(variant)
         })
         .collect()
 }
@@ -126,24 +150,48 @@ pub fn parse_strategies(list: &str) -> Result<Vec<Variant>, SweepError> {
 pub fn parse_grid(spec: &str) -> Result<(String, Vec<String>), SweepError> {
     let (key, values) = split_setting(spec)?;
     check_key(key)?;
-    let values: Vec<String> = values
-        .split(',')
-        .map(str::trim)
-        .filter(|value| !value.is_empty())
-        .map(str::to_owned)
-        .collect();
-    if values.is_empty() {
+    let values: Vec<String> = values.split(',').map(|v| v.trim().to_owned()).collect();
+    if values.iter().any(String::is_empty) {
         return Err(SweepError::Syntax {
             text: spec.to_owned(),
-            reason: "expected at least one value after `=`".to_owned(),
+            reason: "expected values separated by single commas, with no empty value".to_owned(),
         });
+    }
+    if let Some(repeated) = values
+        .iter()
+        .enumerate()
+        .find_map(|(i, v)| values[..i].contains(v).then_some(v))
+    {
+        return Err(SweepError::Conflict(format!(
+            "grid `{spec}` lists {repeated} twice"
+        )));
     }
     Ok((key.to_owned(), values))
 }
 
-/// Expands `variants` by every grid that applies to them, in order.
-pub fn expand(variants: Vec<Variant>, grids: &[(String, Vec<String>)]) -> Vec<Variant> {
-    grids.iter().fold(variants, |variants, (key, values)| {
+/// Expands `variants` by every grid that applies to them, in order. Fails
+/// on a key gridded twice, on a grid that applies to no variant, and on
+/// two variants that come out the same.
+pub fn expand(
+    variants: Vec<Variant>,
+    grids: &[(String, Vec<String>)],
+) -> Result<Vec<Variant>, SweepError> {
+    for (i, (key, _)) in grids.iter().enumerate() {
+        if grids[..i].iter().any(|(k, _)| k == key) {
+            return Err(SweepError::Conflict(format!(
+                "{key} is gridded twice; list all its values in one --grid"
+            )));
+        }
+        if !variants
+            .iter()
+            .any(|v| !v.sets(key) && applies(key, v.strategy))
+        {
+            return Err(SweepError::Conflict(format!(
+                "the grid over {key} applies to none of the strategies"
+            )));
+        }
+    }
+    let expanded = grids.iter().fold(variants, |variants, (key, values)| {
         variants
             .into_iter()
             .flat_map(|variant| {
@@ -160,7 +208,16 @@ pub fn expand(variants: Vec<Variant>, grids: &[(String, Vec<String>)]) -> Vec<Va
                     .collect()
             })
             .collect()
-    })
+    });
+    for (i, variant) in expanded.iter().enumerate() {
+        if expanded[..i].contains(variant) {
+            return Err(SweepError::Conflict(format!(
+                "{} appears twice",
+                variant.label()
+            )));
+        }
+    }
+    Ok(expanded)
 }
 
 /// Returns whether a grid over `key` expands `strategy`.
@@ -232,6 +289,21 @@ fn apply_setting(config: &mut RunConfig, key: &str, value: &str) -> Result<(), S
             })?;
         }
         "alpha" => config.data.alpha = number()?,
+        // `off` runs without differential privacy; a number turns it on with
+        // the base configuration's other privacy settings.
+        "noise-multiplier" if value == "off" => config.privacy = None,
+        "noise-multiplier" => {
+            let z = number()?;
+            let privacy = config.privacy.get_or_insert_with(Default::default);
+            privacy.noise_multiplier = Some(z);
+            privacy.target_epsilon = None;
+        }
+        "clip-norm" => {
+            let norm = number()?;
+            if let Some(privacy) = &mut config.privacy {
+                privacy.clip_norm = norm;
+            }
+        }
         "partition" => config.data.partition = value.to_owned(),
         "model" => {
             config.train.model = match value {
@@ -272,6 +344,8 @@ pub struct SeedOutcome {
     pub uplink_per_round: f64,
     /// Wall-clock seconds of the run.
     pub wall_s: f64,
+    /// ε spent by the end of the run, with differential privacy.
+    pub epsilon: Option<f64>,
 }
 
 impl SeedOutcome {
@@ -292,6 +366,10 @@ impl SeedOutcome {
                 .and_then(|target| evaluated().find(|&(_, a)| a >= target).map(|(r, _)| r)),
             uplink_per_round: uplink as f64 / rounds.len().max(1) as f64,
             wall_s: rounds.last().map_or(0.0, |m| m.wall_time_s),
+            epsilon: rounds
+                .iter()
+                .rev()
+                .find_map(|m| m.privacy.as_ref().map(|p| p.epsilon)),
         }
     }
 }
@@ -371,11 +449,20 @@ pub fn table(rows: &[(String, Vec<SeedOutcome>)], target: Option<f64>) -> String
         Some(target) => format!("rounds to {}%", percent(target)),
         None => "rounds to target".to_owned(),
     };
+    let private = rows
+        .iter()
+        .flat_map(|(_, seeds)| seeds)
+        .any(|s| s.epsilon.is_some());
+    let epsilon_header = if private { " ε (mean) |" } else { "" };
     let _ = writeln!(
         out,
-        "| variant | final accuracy % (mean ± sd) | per seed | best % (mean) | {target_header} (mean; per seed) | uplink per round | wall s (mean) |"
+        "| variant | final accuracy % (mean ± sd) | per seed | best % (mean) | {target_header} (mean; per seed) | uplink per round | wall s (mean) |{epsilon_header}"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "|---|---|---|---|---|---|---|{}",
+        if private { "---|" } else { "" }
+    );
     for (label, seeds) in rows {
         let finals: Vec<f64> = seeds.iter().filter_map(|s| s.final_accuracy).collect();
         let bests: Vec<f64> = seeds.iter().filter_map(|s| s.best_accuracy).collect();
@@ -413,9 +500,18 @@ pub fn table(rows: &[(String, Vec<SeedOutcome>)], target: Option<f64>) -> String
             .map_or(0.0, |(mean, _)| mean);
         let wall = mean_and_spread(&seeds.iter().map(|s| s.wall_s).collect::<Vec<_>>())
             .map_or(0.0, |(mean, _)| mean);
+        let epsilon_cell = if private {
+            let epsilons: Vec<f64> = seeds.iter().filter_map(|s| s.epsilon).collect();
+            let cell = mean_and_spread(&epsilons).map_or("off".to_owned(), |(mean, _)| {
+                starling_runlog::units::epsilon(mean)
+            });
+            format!(" {cell} |")
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "| {label} | {final_cell} | {per_seed} | {best_cell} | {target_cell} | {} | {wall:.0} |",
+            "| {label} | {final_cell} | {per_seed} | {best_cell} | {target_cell} | {} | {wall:.0} |{epsilon_cell}",
             starling_runlog::units::bytes(uplink as u64)
         );
     }
@@ -454,6 +550,7 @@ mod tests {
             parse_grid("tau=1e-3,1e-2").unwrap(),
         ];
         let labels: Vec<String> = expand(variants, &grids)
+            .unwrap()
             .iter()
             .map(Variant::label)
             .collect();
@@ -468,6 +565,68 @@ mod tests {
                 "fedadam tau=1e-2",
             ]
         );
+    }
+
+    #[test]
+    fn conflicting_sweeps_are_rejected() {
+        let conflicts = [
+            ("fedavg,,fedprox", None),
+            ("fedprox:mu=0.1:mu=0.2", None),
+            ("fedavg:beta1=0.5", None),
+            ("fedavg,fedavg", None),
+            ("fedavg", Some("mu=0,1")),
+            ("fedprox", Some("mu=0,,1")),
+            ("fedprox", Some("mu=1,1")),
+        ];
+        for (list, grid) in conflicts {
+            let result = parse_strategies(list).and_then(|variants| {
+                let grids = grid
+                    .map(parse_grid)
+                    .transpose()?
+                    .into_iter()
+                    .collect::<Vec<_>>();
+                expand(variants, &grids)
+            });
+            assert!(result.is_err(), "{list} {grid:?} was accepted");
+        }
+        let twice = [parse_grid("mu=0").unwrap(), parse_grid("mu=1").unwrap()];
+        let variants = parse_strategies("fedprox").unwrap();
+        assert!(expand(variants, &twice).is_err());
+    }
+
+    #[test]
+    fn noise_multiplier_turns_privacy_on_and_off() {
+        let mut config = RunConfig::default();
+        parse_strategies("fedavg:noise-multiplier=1.5:clip-norm=0.2").unwrap()[0]
+            .apply(&mut config)
+            .unwrap();
+        let privacy = config.privacy.clone().unwrap();
+        assert_eq!(privacy.noise_multiplier, Some(1.5));
+        assert_eq!(privacy.clip_norm, 0.2);
+        parse_strategies("fedavg:noise-multiplier=off").unwrap()[0]
+            .apply(&mut config)
+            .unwrap();
+        assert_eq!(config.privacy, None);
+    }
+
+    #[test]
+    fn base_mu_stays_with_fedprox() {
+        let mut config = RunConfig {
+            proximal_mu: Some(0.1),
+            ..RunConfig::default()
+        };
+        parse_strategies("fedavg").unwrap()[0]
+            .apply(&mut config)
+            .unwrap();
+        assert_eq!(config.proximal_mu, None);
+        let mut config = RunConfig {
+            proximal_mu: Some(0.1),
+            ..RunConfig::default()
+        };
+        parse_strategies("fedprox").unwrap()[0]
+            .apply(&mut config)
+            .unwrap();
+        assert_eq!(config.proximal_mu, Some(0.1));
     }
 
     #[test]

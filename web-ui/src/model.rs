@@ -245,10 +245,14 @@ pub fn bytes_charts(view: &RunView, page_width: f64) -> Vec<Chart> {
 
 /// Renders the chart of ε spent against the budget.
 pub fn privacy_chart(view: &RunView, page_width: f64) -> Chart {
-    // TODO: pass true when the run ended on its privacy budget, once runs can
-    // stop on it.
+    let stopped_on_budget = view.summary.as_ref().is_some_and(|summary| {
+        matches!(
+            summary.reason,
+            starling_runlog::FinishReason::PrivacyBudget { .. }
+        )
+    });
     chart(
-        figures::privacy(view.header.as_ref(), &view.rounds, false),
+        figures::privacy(view.header.as_ref(), &view.rounds, stopped_on_budget),
         page_width,
     )
 }
@@ -482,6 +486,8 @@ mod tests {
             epsilon_budget: Some(8.0),
             noise_multiplier: 1.1,
             clip_norm: 0.5,
+            sampling_rate: 0.1,
+            clients_clipped: 0,
         });
         assert_eq!(privacy_value(&view), "ε = 1.23 of 8.00");
         assert_eq!(

@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use starling_charts::Figure;
 use starling_charts::run::{self as figures, Curves, Timeline};
+use starling_proto::FinishReason;
 use starling_runlog::{RoundMetrics, RunHeader};
 use starling_server::read_metrics;
 
@@ -35,6 +36,8 @@ struct RunRecord {
     id: String,
     header: Option<RunHeader>,
     rounds: Vec<RoundMetrics>,
+    /// True when the run ended because its privacy budget was spent.
+    stopped_on_budget: bool,
 }
 
 /// Writes the figures and prints their paths.
@@ -102,7 +105,20 @@ fn load(runs_dir: &Path, run: &str) -> anyhow::Result<(PathBuf, RunRecord)> {
         || run.to_owned(),
         |name| name.to_string_lossy().into_owned(),
     );
-    Ok((dir, RunRecord { id, header, rounds }))
+    // The summary exists once the run has ended; only its reason is read.
+    let stopped_on_budget = std::fs::read_to_string(dir.join("summary.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<starling_server::RunSummary>(&text).ok())
+        .is_some_and(|summary| matches!(summary.reason, FinishReason::PrivacyBudget { .. }));
+    Ok((
+        dir,
+        RunRecord {
+            id,
+            header,
+            rounds,
+            stopped_on_budget,
+        },
+    ))
 }
 
 /// Renders every figure into `out` and returns the paths written.
@@ -126,7 +142,6 @@ fn write_figures(
             rounds: &other.rounds,
         });
     }
-    // TODO: mark the stop on the ε figure once runs can end on their budget.
     let all: Vec<Figure> = vec![
         figures::accuracy(&curves, Timeline::Round),
         figures::accuracy(&curves, Timeline::WallClock),
@@ -134,7 +149,11 @@ fn write_figures(
         figures::loss(&curves, Timeline::WallClock),
         figures::bytes_per_round(&record.rounds),
         figures::cumulative_bytes(&record.rounds),
-        figures::privacy(record.header.as_ref(), &record.rounds, false),
+        figures::privacy(
+            record.header.as_ref(),
+            &record.rounds,
+            record.stopped_on_budget,
+        ),
         figures::participation(&record.rounds),
     ];
     let mut written = Vec::with_capacity(all.len());

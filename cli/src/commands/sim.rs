@@ -8,7 +8,7 @@ use clap::Args;
 use starling_charts::figure::Axis;
 use starling_charts::{Figure, Series, TickFormat};
 use starling_server::RunConfig;
-use starling_sim::sweep::{self, SeedOutcome, Variant};
+use starling_sim::sweep::{self, SeedOutcome};
 use starling_sim::{SimConfig, simulate};
 
 use crate::args::RunArgs;
@@ -29,11 +29,14 @@ pub struct SimArgs {
     pub quiet: bool,
     /// Sweep: strategies to run, comma-separated, each optionally with
     /// settings, e.g. `fedavg,fedprox:mu=0.001,fedavg:partition=iid`.
-    #[arg(long, value_name = "LIST")]
+    /// Keys: mu, server-lr, server-momentum, beta1, beta2, tau, weighting,
+    /// lr, momentum, local-epochs, alpha, partition, model.
+    #[arg(long, value_name = "LIST", conflicts_with = "strategy")]
     pub strategies: Option<String>,
-    /// Sweep: a grid `KEY=V1,V2,...` that expands every strategy it applies
-    /// to (mu: fedprox; server-momentum: fedavgm; beta1, beta2, tau:
-    /// fedadam, fedyogi, fedadagrad; the rest: all). Repeatable.
+    /// Sweep: a grid `KEY=V1,V2,...` over one of the keys above, which
+    /// expands every strategy it applies to (mu: fedprox; server-momentum:
+    /// fedavgm; beta1, tau: fedadam, fedyogi, fedadagrad; beta2: fedadam,
+    /// fedyogi; the rest: all). Repeatable with different keys.
     #[arg(long, value_name = "KEY=VALUES")]
     pub grid: Vec<String>,
     /// Sweep: seeds to run every variant with, comma-separated.
@@ -43,10 +46,15 @@ pub struct SimArgs {
     /// 0.95); the runs do not stop there.
     #[arg(long, value_name = "FRACTION")]
     pub reach: Option<f64>,
-    /// Sweep: folder for the table and the accuracy figure
+    /// Sweep: folder for table.md, accuracy.svg, accuracy-late.svg and
+    /// runs.json (the run folder of every variant and seed)
     /// [default: <runs-dir>/sweep-<time>].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Rewrites the table and figures of the finished sweep in DIR from its
+    /// runs.json (with this --reach), without running anything.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["strategies", "grid", "seeds", "out"])]
+    pub replot: Option<PathBuf>,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -59,12 +67,28 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         expected_clients: 100,
         ..RunConfig::default()
     };
-    let run = args.run.resolve(base)?;
+    if let Some(dir) = &args.replot {
+        return replot(dir, args.reach).await;
+    }
+    let mut run = args.run.resolve_unchecked(base)?;
+    let clients = args.clients.unwrap_or(run.expected_clients as usize);
+    // The simulator knows its population exactly.
+    if let Some(privacy) = &mut run.privacy
+        && privacy.population.is_none()
+    {
+        privacy.population = Some(clients as u32);
+    }
     if args.strategies.is_some() || !args.grid.is_empty() || !args.seeds.is_empty() {
+        // Each variant is validated once the sweep has set its strategy.
         return run_sweep(&args, run).await;
     }
+    anyhow::ensure!(
+        args.reach.is_none() && args.out.is_none(),
+        "--reach and --out belong to sweeps: add --strategies, --grid or --seeds"
+    );
+    run.validate()?;
     let config = SimConfig {
-        clients: args.clients.unwrap_or(run.expected_clients as usize),
+        clients,
         parallel: args.parallel.unwrap_or_else(default_parallelism),
         progress: !args.quiet,
         run,
@@ -80,13 +104,6 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     report::check_finished(&report.summary)
 }
 
-/// A variant, what each of its seeds achieved, and each seed's rounds.
-type VariantRuns<'a> = (
-    &'a Variant,
-    Vec<SeedOutcome>,
-    Vec<Vec<starling_runlog::RoundMetrics>>,
-);
-
 /// Runs every variant of the sweep with every seed, one after another, then
 /// writes `table.md`, `accuracy.svg` and `accuracy-late.svg` (the rounds
 /// after the first tenth, on their own accuracy range).
@@ -97,17 +114,20 @@ async fn run_sweep(args: &SimArgs, base: RunConfig) -> anyhow::Result<()> {
         .iter()
         .map(|grid| sweep::parse_grid(grid))
         .collect::<Result<Vec<_>, _>>()?;
-    let variants = sweep::expand(sweep::parse_strategies(strategies)?, &grids);
+    let variants = sweep::expand(sweep::parse_strategies(strategies)?, &grids)?;
     anyhow::ensure!(!variants.is_empty(), "the sweep has no strategy to run");
     let seeds = if args.seeds.is_empty() {
         vec![base.seed]
     } else {
         args.seeds.clone()
     };
+    for (i, seed) in seeds.iter().enumerate() {
+        anyhow::ensure!(!seeds[..i].contains(seed), "--seeds lists {seed} twice");
+    }
     if let Some(reach) = args.reach {
         anyhow::ensure!(
-            (0.0..=1.0).contains(&reach),
-            "--reach {reach} must be a fraction in [0, 1], e.g. 0.95"
+            reach > 0.0 && reach <= 1.0,
+            "--reach {reach} must be a fraction in (0, 1], e.g. 0.95"
         );
     }
     // Every configuration is checked before the first run starts.
@@ -127,18 +147,26 @@ async fn run_sweep(args: &SimArgs, base: RunConfig) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| base.runs_dir.join(format!("sweep-{}", timestamp())));
+    anyhow::ensure!(
+        !out.join("table.md").exists(),
+        "{} already holds a sweep; pass another --out",
+        out.display()
+    );
     std::fs::create_dir_all(&out).with_context(|| format!("failed to create {}", out.display()))?;
     println!(
-        "sweep: {} variants x {} seeds = {} runs, writing to {}",
-        variants.len(),
-        seeds.len(),
+        "sweep: {} x {} = {} runs, writing to {}",
+        count(variants.len(), "variant"),
+        count(seeds.len(), "seed"),
         planned.len(),
         out.display()
     );
 
-    let mut results: Vec<VariantRuns<'_>> = variants
+    let mut groups: Vec<SweepGroup> = variants
         .iter()
-        .map(|v| (v, Vec::new(), Vec::new()))
+        .map(|variant| SweepGroup {
+            variant: variant.label(),
+            runs: Vec::new(),
+        })
         .collect();
     for (variant, seed, run) in planned {
         let clients = args.clients.unwrap_or(run.expected_clients as usize);
@@ -163,23 +191,70 @@ async fn run_sweep(args: &SimArgs, base: RunConfig) -> anyhow::Result<()> {
             outcome.wall_s,
             report.run_dir.display()
         );
-        if let Some(entry) = results.iter_mut().find(|(v, _, _)| *v == variant) {
-            entry.1.push(outcome);
-            entry.2.push(rounds);
+        if let Some(group) = groups.iter_mut().find(|g| g.variant == variant.label()) {
+            group.runs.push(SweepRun {
+                seed,
+                dir: report.run_dir.clone(),
+            });
         }
     }
+    let text = serde_json::to_string_pretty(&groups)?;
+    write(&out.join("runs.json"), &text)?;
+    summarise(&out, &groups, args.reach)
+}
 
-    let rows: Vec<(String, Vec<SeedOutcome>)> = results
-        .iter()
-        .map(|(variant, outcomes, _)| (variant.label(), outcomes.clone()))
-        .collect();
-    let table = sweep::table(&rows, args.reach);
+/// Rewrites a finished sweep's table and figures from its `runs.json`,
+/// for example with another `--reach`.
+async fn replot(dir: &Path, reach: Option<f64>) -> anyhow::Result<()> {
+    let path = dir.join("runs.json");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "failed to read {}; is {} a sweep folder?",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    let groups: Vec<SweepGroup> = serde_json::from_str(&text)
+        .with_context(|| format!("failed to parse {}", path.display()))?;
+    summarise(dir, &groups, reach)
+}
+
+/// The runs of one variant of a sweep, as `runs.json` lists them.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct SweepGroup {
+    variant: String,
+    runs: Vec<SweepRun>,
+}
+
+/// One seed's run folder.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct SweepRun {
+    seed: u64,
+    dir: PathBuf,
+}
+
+/// Reads every run of the sweep and writes `table.md`, `accuracy.svg` and
+/// `accuracy-late.svg` into `out`.
+fn summarise(out: &Path, groups: &[SweepGroup], reach: Option<f64>) -> anyhow::Result<()> {
+    let mut rows = Vec::with_capacity(groups.len());
+    let mut curves = Vec::with_capacity(groups.len());
+    let mut seeds = 0;
+    for group in groups {
+        let mut outcomes = Vec::with_capacity(group.runs.len());
+        let mut runs = Vec::with_capacity(group.runs.len());
+        for run in &group.runs {
+            let rounds = starling_server::read_metrics(&run.dir)
+                .with_context(|| format!("failed to read the metrics of {}", run.dir.display()))?;
+            outcomes.push(SeedOutcome::from_rounds(run.seed, &rounds, reach));
+            runs.push(rounds);
+        }
+        seeds = seeds.max(runs.len());
+        curves.push((group.variant.clone(), sweep::mean_curve(&runs)));
+        rows.push((group.variant.clone(), outcomes));
+    }
+    let table = sweep::table(&rows, reach);
     write(&out.join("table.md"), &table)?;
-    let curves: Vec<(String, Vec<(f64, f64)>)> = results
-        .iter()
-        .map(|(variant, _, runs)| (variant.label(), sweep::mean_curve(runs)))
-        .collect();
-    let title = format!("Test accuracy by round, mean over {} seeds", seeds.len());
+    let title = format!("Test accuracy by round, mean over {}", count(seeds, "seed"));
     let full = accuracy_figure("sweep-accuracy", title.clone(), &curves, None);
     write(&out.join("accuracy.svg"), &starling_charts::render(&full))?;
     let points: Vec<Vec<(f64, f64)>> = curves.iter().map(|(_, curve)| curve.clone()).collect();
@@ -238,9 +313,27 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("failed to write {}", path.display()))
 }
 
-/// Seconds since the Unix epoch, enough to keep sweep folders apart.
-fn timestamp() -> u64 {
-    std::time::SystemTime::now()
+/// `YYYYMMDD-HHMMSS-<4 hex>` in UTC, like run ids, so that two sweeps
+/// started in the same second still get their own folders.
+fn timestamp() -> String {
+    let now = std::time::SystemTime::now();
+    let stamp: String = humantime::format_rfc3339_seconds(now)
+        .to_string()
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .collect::<String>()
+        .replace('T', "-");
+    let nanos = now
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{stamp}-{:04x}", nanos >> 16 & 0xffff)
+}
+
+/// `1 seed`, `3 seeds`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }

@@ -378,6 +378,8 @@ mod tests {
                 epsilon_budget: Some(2.0),
                 noise_multiplier: 1.1,
                 clip_norm: 1.0,
+                sampling_rate: 0.1,
+                clients_clipped: 0,
             });
         }
         let figure = privacy(None, &rounds, true);

@@ -198,7 +198,16 @@ fn axis_ticks(
         ticks
     };
     match fixed {
-        Some(range) => (range, ticks),
+        // Nice ticks may fall outside a fixed range that is not a multiple
+        // of the step; those would be drawn outside the plot.
+        Some(range) => {
+            let slack = (range.1 - range.0).abs() * 1e-9;
+            let inside = ticks
+                .into_iter()
+                .filter(|&t| t >= range.0 - slack && t <= range.1 + slack)
+                .collect();
+            (range, inside)
+        }
         None => (domain, ticks),
     }
 }
@@ -357,6 +366,26 @@ mod tests {
             Axis::new("accuracy", TickFormat::Percent).with_range(0.0, 1.0),
         )
         .series(Series::new("global model", points))
+    }
+
+    #[test]
+    fn fixed_range_draws_no_tick_outside_it() {
+        let figure = Figure::new(
+            "late",
+            "Late rounds",
+            Axis::new("round", TickFormat::Integer),
+            Axis::new("accuracy", TickFormat::Percent).with_range(0.33, 0.81),
+        )
+        .series(Series::new("a", vec![(1.0, 0.4), (2.0, 0.8)]));
+        let svg = render(&figure);
+        let labels: Vec<&str> = svg
+            .split("class=\"y-tick\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('>').nth(1)?.split('<').next())
+            .collect();
+        assert!(!labels.is_empty());
+        assert!(!labels.contains(&"30%"), "{labels:?}");
+        assert!(!labels.contains(&"90%"), "{labels:?}");
     }
 
     #[test]

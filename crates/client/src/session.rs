@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use starling_data::Dataset;
 use starling_proto::{
-    Capabilities, ClientMessage, ClientUpdate, ErrorCode, FinishReason, ParamSet, RoundTask,
-    ServerMessage, UpdatePayload,
+    Capabilities, ClientMessage, ClientUpdate, Clipping, ErrorCode, FinishReason, ParamSet,
+    RoundTask, ServerMessage, UpdatePayload,
 };
 
 use starling_train::{LocalOutcome, LocalTerms};
@@ -39,6 +39,9 @@ pub enum ClientError {
     /// The control delta did not fit the model's layout.
     #[error("failed to build the control-variate delta: {0}")]
     Control(#[from] starling_proto::ParamError),
+    /// The update could not be clipped as the round requested.
+    #[error("failed to clip the update: {0}")]
+    Clip(#[from] starling_privacy::PrivacyError),
     /// The update could not be compressed as the round requested.
     #[error("failed to compress the update: {0}")]
     Compress(#[from] starling_compress::CompressError),
@@ -88,6 +91,8 @@ pub struct Session {
     rounds_trained: u32,
     uplink: Uplink,
     control: ControlVariate,
+    /// The clipping the current round requested, with its round number.
+    clipping: Option<(u32, Clipping)>,
 }
 
 impl Session {
@@ -109,6 +114,7 @@ impl Session {
             rounds_trained: 0,
             uplink: Uplink::default(),
             control: ControlVariate::default(),
+            clipping: None,
         }
     }
 
@@ -147,15 +153,23 @@ impl Session {
         }
     }
 
-    /// Completes the update in `message` for sending: attaches the SCAFFOLD
-    /// control delta when the round asked for one, then compresses the
-    /// update as the task asked (`packing`), carrying the error-feedback
-    /// residual across rounds of this run.
+    /// Completes the update in `message` for sending. It clips the update
+    /// when the round requested differential privacy, attaches the SCAFFOLD
+    /// control delta when the round requested one, then compresses the
+    /// update as the task requested (`packing`), carrying the
+    /// error-feedback residual across rounds of this run.
     pub fn finish_update(
         &mut self,
         mut message: ClientMessage,
         packing: &Packing,
     ) -> Result<ClientMessage, ClientError> {
+        if let ClientMessage::Update(update) = &mut message
+            && let Some((round, clipping)) = self.clipping.take()
+            && round == update.round
+            && let UpdatePayload::Dense(delta) = &mut update.payload
+        {
+            update.clipped = Some(clip_update(delta, clipping)?);
+        }
         if let ClientMessage::Update(update) = &mut message
             && let UpdatePayload::Dense(delta) = &update.payload
             && let Some(change) =
@@ -222,6 +236,7 @@ impl Session {
                     proximal_mu: task.objective.proximal_mu,
                     correction,
                 };
+                self.clipping = task.clipping.map(|clipping| (task.round, clipping));
                 Ok(Step::Train(Box::new(LocalJob { task, data, terms })))
             }
             ServerMessage::Accepted { round } => {
@@ -259,6 +274,19 @@ impl Session {
     }
 }
 
+/// Clips `delta` as `clipping` requests (the whole update to C, or each
+/// tensor to C / sqrt(L)); returns whether anything was scaled down.
+fn clip_update(delta: &mut ParamSet, clipping: Clipping) -> Result<bool, ClientError> {
+    let sizes: Vec<usize> = delta.specs().iter().map(|spec| spec.numel()).collect();
+    let values = delta.values_mut();
+    if clipping.per_layer {
+        let layers = starling_privacy::clip_per_layer(values, &sizes, clipping.norm)?;
+        Ok(layers.iter().any(|layer| layer.clipped))
+    } else {
+        Ok(starling_privacy::clip_flat(values, clipping.norm)?.clipped)
+    }
+}
+
 /// Runs local training for a job on the CPU backend and packs the update.
 pub fn train_round(job: &LocalJob) -> Result<ClientMessage, ClientError> {
     let task = &job.task;
@@ -281,6 +309,7 @@ pub fn update_message(round: u32, outcome: LocalOutcome) -> ClientMessage {
         train_loss: outcome.train_loss,
         payload: UpdatePayload::Dense(outcome.delta),
         control_delta: None,
+        clipped: None,
     })
 }
 
@@ -310,6 +339,7 @@ mod tests {
             train_loss: 0.1,
             payload: UpdatePayload::Dense(ParamSet::new(vec![spec], values).unwrap()),
             control_delta: None,
+            clipped: None,
         })
     }
 
@@ -330,6 +360,7 @@ mod tests {
             round_seed: 2,
             compression: None,
             objective,
+            clipping: None,
         })
     }
 

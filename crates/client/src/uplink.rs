@@ -109,6 +109,7 @@ mod tests {
             train_loss: 0.5,
             payload: UpdatePayload::Dense(ParamSet::new(vec![spec], values).unwrap()),
             control_delta: None,
+            clipped: None,
         })
     }
 

@@ -11,7 +11,8 @@ use crate::orders::{standard_orders, validate_order};
 use crate::rdp::SampledGaussian;
 
 /// Running RDP total of a sequence of Poisson-subsampled Gaussian steps.
-#[derive(Debug, Clone, PartialEq)]
+/// It serialises with serde, so a checkpoint can carry what a run spent.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RdpAccountant {
     /// The RDP orders, fixed at construction.
     orders: Vec<f64>,

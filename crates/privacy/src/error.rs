@@ -40,6 +40,14 @@ pub enum PrivacyError {
     /// The clipping norm is not a finite value above 0.
     #[error("invalid clipping norm {0}: expected a finite value greater than 0")]
     InvalidClipNorm(f64),
+    /// A noise standard deviation that is negative, NaN or infinite.
+    #[error("invalid noise standard deviation {0}: expected a finite value >= 0")]
+    InvalidNoiseStddev(f64),
+    /// An expected number of clients that is not a positive finite value.
+    #[error(
+        "invalid expected number of clients {0}: expected a finite value greater than 0 (sampling rate times population)"
+    )]
+    InvalidExpectedClients(f64),
     /// An update to clip contains NaN or an infinity.
     #[error("update value {index} is {value}: clipping needs finite values")]
     NonFiniteValue {

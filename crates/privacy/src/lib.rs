@@ -38,6 +38,7 @@ mod conversion;
 mod erfc;
 mod error;
 mod log_sum;
+mod noise;
 mod orders;
 mod rdp;
 
@@ -47,5 +48,6 @@ pub use calibrate::{CalibrationConfig, calibrate_noise_multiplier};
 pub use clip::{Clipped, clip_flat, clip_per_layer, l2_norm};
 pub use conversion::PrivacySpent;
 pub use error::PrivacyError;
+pub use noise::{gaussian, noised_mean};
 pub use orders::{MAX_ORDER, standard_orders};
 pub use rdp::sampled_gaussian_rdp;

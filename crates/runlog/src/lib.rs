@@ -20,4 +20,5 @@ pub mod units;
 pub use cohort::{ClassAccuracy, ClientAccuracy, Disparity, SizeDecile};
 pub use live::{ClientInfo, ClientState, LiveEvent, RunView, Sequenced};
 pub use round::{PrivacyRound, RoundMetrics, SecAggRound};
+pub use starling_proto::FinishReason;
 pub use summary::{RunHeader, RunListing, RunStatus, RunSummary};

@@ -92,14 +92,20 @@ pub struct PrivacyRound {
     pub epsilon: f64,
     /// δ of the guarantee.
     pub delta: f64,
-    /// The ε budget, if one is set.
-    /// NOTE: no run stops on this budget yet, because `FinishReason` has no
-    /// variant for it.
+    /// The ε budget, if one is set; the run stops before a round that would
+    /// exceed it.
     pub epsilon_budget: Option<f64>,
     /// Noise standard deviation over the clipping norm.
     pub noise_multiplier: f64,
     /// L2 clipping norm of client updates in this round.
     pub clip_norm: f64,
+    /// Probability q with which each client of the population was sampled.
+    #[serde(default)]
+    pub sampling_rate: f64,
+    /// Clients of this round whose update was scaled down to the clipping
+    /// norm.
+    #[serde(default)]
+    pub clients_clipped: usize,
 }
 
 /// Secure aggregation's outcome for a round.

@@ -39,9 +39,8 @@ pub struct RunHeader {
 pub struct PrivacySettings {
     /// δ of the guarantee.
     pub delta: f64,
-    /// The ε budget, if one is set.
-    /// NOTE: no run stops on this budget yet, because `FinishReason` has no
-    /// variant for it.
+    /// The ε budget, if one is set; the run stops before a round that would
+    /// exceed it.
     pub epsilon_budget: Option<f64>,
     /// Noise standard deviation over the clipping norm.
     pub noise_multiplier: f64,
@@ -96,7 +95,8 @@ pub struct RunSummary {
 pub enum RunStatus {
     /// Rounds are in progress.
     Running,
-    /// All rounds ran, or the target accuracy was reached.
+    /// All rounds ran, the target accuracy was reached, or the privacy
+    /// budget was spent.
     Finished(String),
     /// The operator stopped the run.
     Stopped,
@@ -111,9 +111,9 @@ impl RunStatus {
     /// Maps the finish reason of an ended run to its status.
     pub fn from_reason(reason: &FinishReason) -> Self {
         match reason {
-            FinishReason::RoundsCompleted | FinishReason::TargetAccuracy => {
-                Self::Finished(reason.to_string())
-            }
+            FinishReason::RoundsCompleted
+            | FinishReason::TargetAccuracy
+            | FinishReason::PrivacyBudget { .. } => Self::Finished(reason.to_string()),
             FinishReason::Stopped => Self::Stopped,
             FinishReason::Failed(cause) => Self::Failed(cause.clone()),
         }

@@ -6,6 +6,7 @@
 //! never waits on a single client: frames are queued with `try_send`, and a
 //! round closes when every sampled client is done or its deadline passes.
 
+mod privacy;
 mod registry;
 mod round;
 
@@ -15,6 +16,8 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use starling_aggregate::{ClientContribution, Strategy, StrategyKind, Weighting};
+
+use self::privacy::Privacy;
 use starling_compress::Chain;
 use starling_data::Dataset;
 use starling_proto::{
@@ -166,11 +169,21 @@ pub async fn start_run(config: RunConfig) -> Result<RunHandle, StartError> {
         value: config.strategy.clone(),
         reason: err.to_string(),
     })?;
+    let privacy = Privacy::new(&config)?;
     let dense_payload_len = UpdatePayload::Dense(data.initial_model.clone()).encoded_len();
     let feed = Feed::new();
     let mut header = run_header(&config, &run_id);
     if let Some((spec, _)) = &uplink {
         header.compression = spec.to_string();
+    }
+    if let Some(privacy) = &privacy {
+        privacy.describe(&mut header);
+        tracing::info!(
+            run_id,
+            noise_multiplier = privacy.noise_multiplier(),
+            clip_norm = privacy.clipping().norm,
+            "differential privacy on"
+        );
     }
     if let Err(err) = outputs.write_json("header.json", &header) {
         tracing::error!(run_id, error = %err, "failed to write the run header");
@@ -195,6 +208,7 @@ pub async fn start_run(config: RunConfig) -> Result<RunHandle, StartError> {
     );
     let coordinator = Coordinator {
         strategy,
+        privacy,
         global: data.initial_model,
         test_set: Arc::new(data.test_set),
         train_set: Arc::new(data.train_set),
@@ -259,6 +273,8 @@ struct Coordinator {
     partitions: Arc<Vec<Vec<usize>>>,
     global: ParamSet,
     strategy: Strategy,
+    /// DP-FedAvg state; `None` without differential privacy.
+    privacy: Option<Privacy>,
     events: mpsc::Receiver<Event>,
     shutdown: watch::Receiver<bool>,
     feed: Feed,
@@ -290,6 +306,12 @@ impl Coordinator {
             if round == 1
                 && let Err(reason) = self.wait_in_lobby().await
             {
+                return reason;
+            }
+            if let Some(privacy) = &self.privacy
+                && let Err(reason) = privacy.check_budget()
+            {
+                tracing::info!(round, reason = %reason, "privacy budget reached");
                 return reason;
             }
             if let Err(reason) = self.run_round(round).await {
@@ -393,13 +415,24 @@ impl Coordinator {
     async fn run_round(&mut self, round: u32) -> Result<(), FinishReason> {
         let round_start = Instant::now();
         let candidates = self.registry.connected_ids();
-        let count = sample_size(
-            candidates.len(),
-            self.config.fraction,
-            self.config.clients_per_round,
-            self.config.min_clients,
-        );
-        let sampled = sample_clients(&candidates, count, self.config.seed, round);
+        let sampled = match &mut self.privacy {
+            // Poisson sampling over every registered client, connected or
+            // not: a sampled client that is gone counts as dropped.
+            Some(privacy) => {
+                let known: Vec<String> =
+                    self.registry.clients().map(|(id, _)| id.clone()).collect();
+                privacy.sample(&known)
+            }
+            None => {
+                let count = sample_size(
+                    candidates.len(),
+                    self.config.fraction,
+                    self.config.clients_per_round,
+                    self.config.min_clients,
+                );
+                sample_clients(&candidates, count, self.config.seed, round)
+            }
+        };
         tracing::info!(
             round,
             sampled = sampled.len(),
@@ -468,6 +501,7 @@ impl Coordinator {
             round_seed: round_seed(self.config.seed, round),
             compression: self.uplink.map(|(spec, _)| spec),
             objective: objective.clone(),
+            clipping: self.privacy.as_ref().map(Privacy::clipping),
         };
         let frame = match encode_server(&ServerMessage::Round(task)) {
             Ok(frame) => Bytes::from(frame),
@@ -572,6 +606,49 @@ impl Coordinator {
             .count()
             .max(self.config.expected_clients as usize)
             .max(contributions.len());
+
+        let noised;
+        let contributions = match &mut self.privacy {
+            Some(privacy) => {
+                let unclipped = open
+                    .accepted
+                    .iter()
+                    .filter(|u| u.clipped == Some(false))
+                    .count();
+                let clipped = open.accepted.len() - unclipped;
+                let deltas = open.accepted.iter().map(|u| u.delta.as_slice());
+                let record = privacy
+                    .noised_mean(self.global.len(), deltas)
+                    .and_then(|mean| Ok((mean, privacy.finish_round(unclipped, clipped)?)));
+                match record {
+                    Ok((mean, record)) => {
+                        if mean.server_clipped > 0 {
+                            tracing::warn!(
+                                round = open.round,
+                                updates = mean.server_clipped,
+                                "clipped updates that arrived above the clipping norm"
+                            );
+                        }
+                        metrics.privacy = Some(record);
+                        noised = mean.mean;
+                        // DP-FedAvg hands the server step one noised mean.
+                        vec![ClientContribution {
+                            client_id: "noised-mean",
+                            weight: 1.0,
+                            local_steps: 0,
+                            delta: &noised,
+                            control_delta: None,
+                        }]
+                    }
+                    Err(err) => {
+                        tracing::error!(round = open.round, error = %err, "private aggregation failed; global model unchanged");
+                        metrics.error = Some(format!("private aggregation failed: {err}"));
+                        return;
+                    }
+                }
+            }
+            None => contributions,
+        };
 
         // On error the strategy leaves the model and its own state (momentum,
         // moments, control variate) exactly as they were, including when the

@@ -39,6 +39,9 @@ pub struct AcceptedUpdate {
     /// SCAFFOLD control-variate delta, flattened; `None` for other
     /// strategies.
     pub control_delta: Option<Vec<f32>>,
+    /// Whether the client reported scaling its update down to the clipping
+    /// norm; `None` without differential privacy.
+    pub clipped: Option<bool>,
 }
 
 /// A rejected message: the code and text sent back to the client.
@@ -139,6 +142,7 @@ impl OpenRound {
             train_loss: update.train_loss,
             delta,
             control_delta,
+            clipped: update.clipped,
         });
         Ok(())
     }
@@ -296,6 +300,7 @@ mod tests {
             train_loss: 0.3,
             payload: UpdatePayload::Dense(ParamSet::new(specs, values).unwrap()),
             control_delta: None,
+            clipped: None,
         }
     }
 

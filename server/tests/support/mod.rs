@@ -311,6 +311,7 @@ pub fn update_message(round: u32, delta: ParamSet, num_examples: u64) -> ClientM
         train_loss: 0.5,
         payload: UpdatePayload::Dense(delta),
         control_delta: None,
+        clipped: None,
     })
 }
 

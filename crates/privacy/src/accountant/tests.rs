@@ -171,3 +171,18 @@ proptest! {
         prop_assert!(classic.epsilon >= 0.0);
     }
 }
+
+#[test]
+fn state_survives_a_json_round_trip() {
+    let mut accountant = RdpAccountant::new();
+    accountant.record_steps(0.05, 1.5, 10).unwrap();
+    let text = serde_json::to_string(&accountant).unwrap();
+    let mut restored: RdpAccountant = serde_json::from_str(&text).unwrap();
+    assert_eq!(restored, accountant);
+    restored.record_step(0.05, 1.5).unwrap();
+    accountant.record_step(0.05, 1.5).unwrap();
+    assert_eq!(
+        restored.epsilon(1e-5).unwrap(),
+        accountant.epsilon(1e-5).unwrap()
+    );
+}
