@@ -167,9 +167,8 @@ pub struct ClientUpdate {
     /// strategy.
     pub control_delta: Option<ParamSet>,
     /// With differential privacy: whether the client scaled its update down
-    /// to the round's clipping norm (the server's adaptive clipping counts
-    /// the clients that did not); `None` when the round asked for no
-    /// clipping.
+    /// to the round's clipping norm. Adaptive clipping counts the clients
+    /// that did not. `None` when the round requested no clipping.
     pub clipped: Option<bool>,
 }
 
@@ -198,7 +197,7 @@ pub struct RoundTask {
     pub clipping: Option<Clipping>,
 }
 
-/// How a client bounds its update's L2 norm (DP-FedAvg).
+/// The bound a client applies to its update's L2 norm (DP-FedAvg).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Clipping {
     /// The bound C on the whole update.
@@ -208,7 +207,7 @@ pub struct Clipping {
     pub per_layer: bool,
 }
 
-/// What a strategy asks clients to change in local training, beyond
+/// The changes a strategy requests in clients' local training, beyond
 /// minimising the cross-entropy of their own data.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LocalObjective {
@@ -216,7 +215,7 @@ pub struct LocalObjective {
     /// loss. 0 leaves local training exactly as FedAvg's.
     pub proximal_mu: f64,
     /// SCAFFOLD: the server control variate `c` in the model's layout. The
-    /// client corrects every local gradient by `c - c_i` and answers with
+    /// client corrects every local gradient by `c - c_i` and replies with
     /// the change of its own control variate `c_i`.
     pub server_control: Option<ParamSet>,
 }

@@ -237,8 +237,8 @@ impl Default for RunConfig {
 pub const DEFAULT_PROXIMAL_MU: f64 = 0.01;
 
 impl RunConfig {
-    /// The configured strategy; an unknown name is an error that lists the
-    /// valid ones.
+    /// Returns the configured strategy. An unknown name is an error that
+    /// lists the valid ones.
     pub fn strategy_kind(&self) -> Result<StrategyKind, ConfigError> {
         self.strategy
             .parse()
@@ -251,8 +251,8 @@ impl RunConfig {
             )
     }
 
-    /// The FedProx μ clients train with: the configured value for
-    /// `fedprox`, 0 for every other strategy.
+    /// Returns the FedProx μ that clients train with: the configured value
+    /// for `fedprox`, 0 for every other strategy.
     pub fn effective_proximal_mu(&self) -> f64 {
         match self.strategy_kind() {
             Ok(StrategyKind::FedProx) => self.proximal_mu.unwrap_or(DEFAULT_PROXIMAL_MU),
@@ -584,7 +584,8 @@ impl RunConfig {
     }
 }
 
-/// The TOML path of a strategy option, e.g. `strategy_options.beta1`.
+/// Returns the TOML path of a strategy option, e.g.
+/// `strategy_options.beta1`.
 fn strategy_option_field(field: &str) -> &'static str {
     match field {
         "server_learning_rate" => "strategy_options.server_learning_rate",

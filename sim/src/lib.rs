@@ -86,7 +86,7 @@ pub async fn simulate(config: SimConfig) -> Result<SimReport, SimError> {
     run.expected_clients = config.clients as u32;
     run.min_available_clients = Some(config.clients as u32);
     run.min_clients = run.min_clients.min(config.clients as u32);
-    // The simulator knows its population exactly.
+    // The population is the number of simulated clients.
     if let Some(privacy) = &mut run.privacy
         && privacy.population.is_none()
     {

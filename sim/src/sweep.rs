@@ -31,7 +31,7 @@ pub enum SweepError {
         /// The key.
         key: String,
     },
-    /// A grid or entry that repeats what another one already says.
+    /// A grid or entry that repeats or contradicts another one.
     #[error("invalid sweep: {0}")]
     Conflict(String),
     /// A value that does not parse for its key.
@@ -660,7 +660,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_outcome_reads_final_best_and_rounds_to_target() {
+    fn seed_outcome_final_best_target() {
         let rounds = [
             round(1, Some(0.5), 100),
             round(2, Some(0.91), 100),
@@ -705,7 +705,7 @@ mod tests {
     }
 
     #[test]
-    fn table_has_one_row_per_variant_with_seed_values() {
+    fn table_row_per_variant() {
         let seeds = vec![
             SeedOutcome::from_rounds(1, &[round(1, Some(0.9), 1024)], Some(0.85)),
             SeedOutcome::from_rounds(2, &[round(1, Some(0.8), 1024)], Some(0.85)),

@@ -19,7 +19,7 @@ async fn every_strategy_completes_its_rounds_and_learns() {
             assert_eq!(m.error, None, "{strategy} round {}", m.round);
             assert_eq!(m.completed, m.sampled, "{strategy} round {}", m.round);
             // SCAFFOLD's control variate travels with the model and with
-            // the update, so it roughly doubles the bytes both ways; the
+            // the update, so it roughly doubles the bytes both ways. The
             // others send exactly what FedAvg sends.
             if strategy == "scaffold" {
                 assert!(m.bytes_up > base.bytes_up * 19 / 10, "{strategy} up");

@@ -33,10 +33,10 @@ pub struct SimArgs {
     /// lr, momentum, local-epochs, alpha, partition, model.
     #[arg(long, value_name = "LIST", conflicts_with = "strategy")]
     pub strategies: Option<String>,
-    /// Sweep: a grid `KEY=V1,V2,...` over one of the keys above, which
-    /// expands every strategy it applies to (mu: fedprox; server-momentum:
-    /// fedavgm; beta1, tau: fedadam, fedyogi, fedadagrad; beta2: fedadam,
-    /// fedyogi; the rest: all). Repeatable with different keys.
+    /// Sweep: a grid `KEY=V1,V2,...` over one of the keys above. It expands
+    /// the strategies it applies to: mu fedprox, server-momentum fedavgm,
+    /// beta1 and tau fedadam, fedyogi and fedadagrad, beta2 fedadam and
+    /// fedyogi, the rest all. Repeatable with different keys.
     #[arg(long, value_name = "KEY=VALUES")]
     pub grid: Vec<String>,
     /// Sweep: seeds to run every variant with, comma-separated.
@@ -72,7 +72,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     }
     let mut run = args.run.resolve_unchecked(base)?;
     let clients = args.clients.unwrap_or(run.expected_clients as usize);
-    // The simulator knows its population exactly.
+    // The population is the number of simulated clients.
     if let Some(privacy) = &mut run.privacy
         && privacy.population.is_none()
     {
@@ -87,13 +87,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         "--reach and --out belong to sweeps: add --strategies, --grid or --seeds"
     );
     run.validate()?;
-    let config = SimConfig {
-        clients,
-        parallel: args.parallel.unwrap_or_else(default_parallelism),
-        progress: !args.quiet,
-        run,
-    };
-    let report = simulate(config).await?;
+    let report = simulate(sim_config(&args, run)).await?;
     for (client, error) in &report.client_errors {
         eprintln!("client {client} failed: {error}");
     }
@@ -169,14 +163,7 @@ async fn run_sweep(args: &SimArgs, base: RunConfig) -> anyhow::Result<()> {
         })
         .collect();
     for (variant, seed, run) in planned {
-        let clients = args.clients.unwrap_or(run.expected_clients as usize);
-        let config = SimConfig {
-            clients,
-            parallel: args.parallel.unwrap_or_else(default_parallelism),
-            progress: !args.quiet,
-            run,
-        };
-        let report = simulate(config).await?;
+        let report = simulate(sim_config(args, run)).await?;
         report::check_finished(&report.summary)
             .with_context(|| format!("{} seed {seed} did not finish", variant.label()))?;
         let rounds = starling_server::read_metrics(&report.run_dir)?;
@@ -307,6 +294,17 @@ fn accuracy_figure(
         figure = figure.series(series);
     }
     figure
+}
+
+/// Builds the simulation of `run` with the client count, parallelism and
+/// progress options of `args`.
+fn sim_config(args: &SimArgs, run: RunConfig) -> SimConfig {
+    SimConfig {
+        clients: args.clients.unwrap_or(run.expected_clients as usize),
+        parallel: args.parallel.unwrap_or_else(default_parallelism),
+        progress: !args.quiet,
+        run,
+    }
 }
 
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {

@@ -113,7 +113,7 @@ mod tests {
     }
 
     #[test]
-    fn a_new_run_starts_from_zero() {
+    fn control_resets_for_new_run() {
         let mut control = ControlVariate::default();
         control.begin("a", 1, vec![1.0], 1.0);
         control.finish(1, &[-1.0], 1).unwrap();
@@ -126,7 +126,7 @@ mod tests {
     }
 
     #[test]
-    fn no_steps_keep_the_variate_and_wrong_round_is_ignored() {
+    fn control_keeps_variate_without_steps() {
         let mut control = ControlVariate::default();
         control.begin("run", 4, vec![1.0, 1.0], 0.1);
         assert_eq!(control.finish(3, &[0.0, 0.0], 1), None);

@@ -182,7 +182,8 @@ impl Session {
         Ok(self.uplink.pack(message, packing, &run_id)?)
     }
 
-    /// The SCAFFOLD control variate `c_i`, once a SCAFFOLD round finished.
+    /// Returns the SCAFFOLD control variate `c_i`, once a SCAFFOLD round
+    /// has finished.
     pub fn control_variate(&self) -> Option<&[f32]> {
         self.control.own()
     }
@@ -373,7 +374,7 @@ mod tests {
     }
 
     #[test]
-    fn scaffold_round_trains_with_correction_and_answers_with_control_delta() {
+    fn scaffold_round_sends_control_delta() {
         let data = Dataset::new(vec![0], vec![0], 1, 1).unwrap();
         let mut session = Session::new("c", "test", DataSource::Own(Arc::new(data)));
         session.on_message(welcome("run-1")).unwrap();
@@ -400,7 +401,7 @@ mod tests {
     }
 
     #[test]
-    fn fedprox_round_passes_mu_and_sends_no_control_delta() {
+    fn fedprox_round_passes_mu() {
         let data = Dataset::new(vec![0], vec![0], 1, 1).unwrap();
         let mut session = Session::new("c", "test", DataSource::Own(Arc::new(data)));
         session.on_message(welcome("run-1")).unwrap();

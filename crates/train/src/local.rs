@@ -349,7 +349,7 @@ mod tests {
     }
 
     #[test]
-    fn correction_shifts_one_step_by_learning_rate_times_correction() {
+    fn correction_shifts_one_step() {
         // One full-batch step: w1 = w0 - lr * (grad + correction), so the
         // corrected delta differs from the plain one by -lr * correction.
         let global = init_params(ModelKind::Mlp, 6);
@@ -378,7 +378,7 @@ mod tests {
     }
 
     #[test]
-    fn proximal_term_pulls_the_second_step_back_by_mu_times_drift() {
+    fn proximal_term_pulls_second_step() {
         // Two full-batch steps. The proximal gradient is 0 at the global
         // model, so step 1 is plain; step 2 adds mu * (w1 - w0) = mu * d1,
         // so the FedProx delta is the plain one minus lr * mu * d1.

@@ -476,7 +476,7 @@ impl Coordinator {
         Ok(())
     }
 
-    /// What this round's clients add to their local loss.
+    /// Returns what this round's clients add to their local loss.
     fn local_objective(&self) -> LocalObjective {
         let server_control = self.strategy.server_control().and_then(|control| {
             ParamSet::new(self.global.specs().to_vec(), control.to_vec())
@@ -1062,7 +1062,8 @@ fn run_header(config: &RunConfig, run_id: &str) -> RunHeader {
     }
 }
 
-/// The strategy with the settings that shape it, for the run header, e.g.
+/// Describes the strategy with the settings that shape it, for the run
+/// header, e.g.
 /// `fedprox (μ = 0.01)` or `fedadam (η = 0.01, β1 = 0.9, β2 = 0.99, τ = 0.001)`.
 fn describe_strategy(config: &RunConfig) -> String {
     let Ok(kind) = config.strategy_kind() else {
