@@ -177,6 +177,22 @@ pub struct RunArgs {
     /// compression dropped is otherwise added to the next update).
     #[arg(long)]
     pub no_error_feedback: bool,
+    /// Secure aggregation: off, secagg or secagg+ (the server sees only the
+    /// sum of the updates).
+    #[arg(long, value_name = "PROTOCOL")]
+    pub secure_aggregation: Option<String>,
+    /// Secure aggregation: shares needed to unmask, as a fraction of each
+    /// client's shares [default: 0.67, at least a strict majority].
+    #[arg(long, value_name = "FRACTION")]
+    pub secure_threshold: Option<f64>,
+    /// Secure aggregation: neighbours per client with secagg+
+    /// [default: 2 * ceil(log2 n)].
+    #[arg(long, value_name = "K")]
+    pub secure_neighbours: Option<u32>,
+    /// Secure aggregation: update values are clipped to ±R before they are
+    /// quantized [default: 0.5].
+    #[arg(long, value_name = "R")]
+    pub secure_clip_range: Option<f64>,
 }
 
 impl RunArgs {
@@ -273,6 +289,15 @@ impl RunArgs {
         }
         set(&mut config.max_message_bytes, self.max_message_bytes);
         self.apply_privacy(config);
+        set(
+            &mut config.secure_aggregation,
+            self.secure_aggregation.clone(),
+        );
+        set(&mut config.secure.threshold, self.secure_threshold);
+        if self.secure_neighbours.is_some() {
+            config.secure.neighbours = self.secure_neighbours;
+        }
+        set(&mut config.secure.clip_range, self.secure_clip_range);
     }
 
     fn apply_privacy(&self, config: &mut RunConfig) {

@@ -255,6 +255,10 @@ fn observe_notice(reporter: &Reporter, session: &Session, notice: Notice) {
             status.round = Some(round);
             status.rounds_completed = session.rounds_trained();
         }
+        Notice::SecurePhase(round) => {
+            status.state = State::Waiting;
+            status.round = Some(round);
+        }
         Notice::Refused { code, message } => {
             status.message = format!("The server rejected a message ({code:?}): {message}");
         }

@@ -10,7 +10,7 @@ use crate::message::{ClientMessage, ServerMessage};
 pub const MAGIC: [u8; 2] = *b"SL";
 
 /// Version of the message catalogue; bumped on any incompatible change.
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// Bytes before the postcard body.
 pub const HEADER_LEN: usize = 4;

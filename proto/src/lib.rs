@@ -9,6 +9,7 @@ mod codec;
 mod compression;
 mod message;
 mod params;
+mod secure;
 
 pub use codec::{
     CodecError, DEFAULT_MAX_MESSAGE_BYTES, HEADER_LEN, MAGIC, PROTOCOL_VERSION, decode_client,
@@ -23,3 +24,7 @@ pub use message::{
     TrainConfig, UpdatePayload,
 };
 pub use params::{ParamError, ParamSet, TensorSpec, compare_layouts};
+pub use secure::{
+    PeerKeys, RevealedShare, SealedShares, SecureProtocol, SecureReply, SecureRequest, SecureSetup,
+    TrainingReport,
+};

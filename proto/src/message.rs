@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::compression::UplinkCompression;
 use crate::params::ParamSet;
+use crate::secure::{SecureReply, SecureRequest, SecureSetup};
 
 /// Model architectures every client can train.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -124,6 +125,8 @@ pub enum ClientMessage {
     },
     /// A trained update for a round.
     Update(ClientUpdate),
+    /// A reply in a phase of secure aggregation.
+    Secure(SecureReply),
     /// The client is leaving on purpose.
     Leave,
 }
@@ -195,6 +198,10 @@ pub struct RoundTask {
     /// With differential privacy: the L2 bound the client clips its update
     /// to before sending it; `None` without.
     pub clipping: Option<Clipping>,
+    /// With secure aggregation: how the update is quantized and masked.
+    /// The client then answers with [`SecureReply`] messages instead of a
+    /// [`ClientUpdate`].
+    pub secure: Option<SecureSetup>,
 }
 
 /// The bound a client applies to its update's L2 norm (DP-FedAvg).
@@ -250,6 +257,9 @@ pub enum ErrorCode {
     /// A field of the update is out of range (for example the example
     /// count).
     InvalidUpdate,
+    /// A secure-aggregation message for a phase that is not open, or one
+    /// that breaks the protocol.
+    SecureProtocol,
 }
 
 /// Reason a run ended.
@@ -298,7 +308,9 @@ pub enum ServerMessage {
         assignment: Option<DataAssignment>,
     },
     /// Train and answer with an update.
-    Round(RoundTask),
+    Round(Box<RoundTask>),
+    /// The next phase of a secure round.
+    Secure(SecureRequest),
     /// The update for `round` was accepted.
     Accepted {
         /// Round of the accepted update.

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use starling_aggregate::{StrategyConfig, StrategyKind};
-use starling_proto::{DEFAULT_MAX_MESSAGE_BYTES, PartitionScheme, TrainConfig, UplinkCompression};
+use starling_proto::{
+    DEFAULT_MAX_MESSAGE_BYTES, PartitionScheme, SecureProtocol, TrainConfig, UplinkCompression,
+};
 
 /// Error from parsing or validating a configuration.
 #[derive(Debug, thiserror::Error)]
@@ -188,6 +190,10 @@ pub struct RunConfig {
     pub error_feedback: bool,
     /// Differential privacy (DP-FedAvg); `None` trains without it.
     pub privacy: Option<PrivacyConfig>,
+    /// Secure aggregation: `off`, `secagg` or `secagg+`.
+    pub secure_aggregation: String,
+    /// Settings of secure aggregation (the `[secure]` table).
+    pub secure: SecureConfig,
     /// Local training settings sent to clients.
     pub train: TrainConfig,
     /// Data source and partitioning.
@@ -220,6 +226,8 @@ impl Default for RunConfig {
             compression: "none".to_owned(),
             error_feedback: true,
             privacy: None,
+            secure_aggregation: "off".to_owned(),
+            secure: SecureConfig::default(),
             train: TrainConfig::default(),
             data: DataConfig {
                 partition: "iid".to_owned(),
@@ -229,6 +237,43 @@ impl Default for RunConfig {
                 ..DataConfig::default()
             },
             runs_dir: PathBuf::from("runs"),
+        }
+    }
+}
+
+/// Settings of secure aggregation, used when `secure_aggregation` is not
+/// `off`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecureConfig {
+    /// Shares needed to reconstruct a secret, as a fraction of the shares
+    /// each client makes (the cohort for secagg, the neighbourhood for
+    /// secagg+); always rounded up to a strict majority.
+    pub threshold: f64,
+    /// secagg+: neighbours per client [default: 2 * ceil(log2 n)].
+    pub neighbours: Option<u32>,
+    /// Bits b of the ring Z_(2^b) that masked updates live in.
+    pub ring_bits: u8,
+    /// Bits of each quantized value.
+    pub value_bits: u8,
+    /// Update values are clipped to [-clip_range, clip_range].
+    pub clip_range: f64,
+    /// Clients weigh their update by their example count, capped here.
+    pub max_weight: u64,
+    /// Seconds the server waits for each phase after training.
+    pub phase_timeout_secs: f64,
+}
+
+impl Default for SecureConfig {
+    fn default() -> Self {
+        Self {
+            threshold: 2.0 / 3.0,
+            neighbours: None,
+            ring_bits: 48,
+            value_bits: 16,
+            clip_range: 0.5,
+            max_weight: 1 << 16,
+            phase_timeout_secs: 30.0,
         }
     }
 }
@@ -390,7 +435,124 @@ impl RunConfig {
         }
         self.validate_train()?;
         self.validate_privacy(kind)?;
+        self.validate_secure(kind)?;
         self.validate_partition()
+    }
+
+    /// Returns the secure-aggregation protocol; `None` when it is off.
+    pub fn secure_protocol(&self) -> Result<Option<SecureProtocol>, ConfigError> {
+        match self.secure_aggregation.as_str() {
+            "off" | "" => Ok(None),
+            "secagg" => Ok(Some(SecureProtocol::SecAgg)),
+            "secagg+" => Ok(Some(SecureProtocol::SecAggPlus)),
+            other => Err(ConfigError::Invalid {
+                field: "secure_aggregation",
+                value: other.to_owned(),
+                reason: if other == "two-server" {
+                    "the two-server protocol is not available in rounds yet; use secagg or secagg+"
+                        .to_owned()
+                } else {
+                    "expected one of off, secagg, secagg+".to_owned()
+                },
+            }),
+        }
+    }
+
+    /// The secure parameters of a round with `clients` clients and a model
+    /// of `len` values.
+    pub fn secure_params(
+        &self,
+        protocol: SecureProtocol,
+        clients: u32,
+        len: usize,
+    ) -> starling_secagg::SecureParams {
+        let neighbours = match protocol {
+            SecureProtocol::SecAggPlus => self
+                .secure
+                .neighbours
+                .unwrap_or_else(|| starling_secagg::default_neighbours(clients))
+                .min(clients.saturating_sub(1)),
+            _ => clients.saturating_sub(1),
+        };
+        let shares = (neighbours + 1).min(clients);
+        let threshold = ((f64::from(shares) * self.secure.threshold).ceil() as u32)
+            .max(shares / 2 + 1)
+            .min(shares);
+        let weighted = !matches!(
+            self.strategy_options.weighting,
+            starling_aggregate::Weighting::Uniform
+        );
+        starling_secagg::SecureParams {
+            protocol,
+            clients,
+            threshold,
+            neighbours,
+            ring_bits: self.secure.ring_bits,
+            value_bits: self.secure.value_bits,
+            clip_range: self.secure.clip_range,
+            max_weight: self.secure.max_weight,
+            weighted,
+            len,
+        }
+    }
+
+    fn validate_secure(&self, kind: StrategyKind) -> Result<(), ConfigError> {
+        let Some(protocol) = self.secure_protocol()? else {
+            return Ok(());
+        };
+        let value = self.secure_aggregation.clone();
+        let invalid = |field: &'static str, value: String, reason: &str| ConfigError::Invalid {
+            field,
+            value,
+            reason: reason.to_owned(),
+        };
+        if matches!(kind, StrategyKind::Scaffold | StrategyKind::FedNova) {
+            return Err(invalid(
+                "strategy",
+                kind.to_string(),
+                "cannot run with secure aggregation: the server sees only the weighted sum of \
+                 updates, use fedavg, fedprox, fedavgm, fedadam, fedyogi or fedadagrad",
+            ));
+        }
+        if self.compression != "none" {
+            return Err(invalid(
+                "compression",
+                self.compression.clone(),
+                "must be none with secure aggregation, which quantizes updates itself \
+                 ([secure] value_bits)",
+            ));
+        }
+        if self.privacy.is_some() {
+            return Err(invalid(
+                "secure_aggregation",
+                value,
+                "cannot be combined with [privacy] yet: the server would need each update to \
+                 clip and noise it",
+            ));
+        }
+        check(
+            positive_secs(self.secure.phase_timeout_secs),
+            "secure.phase_timeout_secs",
+            self.secure.phase_timeout_secs,
+            "must be a positive number of seconds",
+        )?;
+        check(
+            self.secure.threshold.is_finite()
+                && self.secure.threshold > 0.0
+                && self.secure.threshold <= 1.0,
+            "secure.threshold",
+            self.secure.threshold,
+            "must be a fraction in (0, 1]; it is rounded up to a strict majority",
+        )?;
+        // Check the parameters for the largest cohort this run can sample.
+        let cohort = self
+            .clients_per_round
+            .unwrap_or(self.expected_clients)
+            .max(self.expected_clients)
+            .max(2);
+        self.secure_params(protocol, cohort, 1)
+            .check()
+            .map_err(|err| invalid("secure", value, &err.to_string()))
     }
 
     fn validate_privacy(&self, kind: StrategyKind) -> Result<(), ConfigError> {

@@ -57,7 +57,7 @@ async fn three_clients_complete_a_round() {
         let task = client.next_task().await;
         assert_eq!(task.round, 1);
         assert_eq!(task.model, *initial.params, "task carries the global model");
-        bytes_down += encode_server(&ServerMessage::Round(task.clone()))
+        bytes_down += encode_server(&ServerMessage::Round(Box::new(task.clone())))
             .expect("failed to re-encode the task")
             .len();
         bytes_up += client

@@ -39,6 +39,8 @@ pub fn run() -> anyhow::Result<()> {
             "starling-privacy",
             "--package",
             "starling-aggregate",
+            "--package",
+            "starling-secagg",
             "--target",
             toolchain::WASM_TARGET,
             "--profile",

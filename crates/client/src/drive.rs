@@ -53,6 +53,8 @@ pub enum Notice {
     RoundStarted(u32),
     /// The update for this round was accepted.
     Accepted(u32),
+    /// A phase of secure aggregation in this round.
+    SecurePhase(u32),
     /// The server refused a message.
     Refused {
         /// The server's error code.
@@ -122,9 +124,21 @@ where
                 let round = job.task.round;
                 let packing = Packing::of(&job.task);
                 let update = train(job).await?;
-                let update = session.finish_update(update, &packing)?;
+                let update = match session.finish_update(update, &packing) {
+                    Ok(update) => update,
+                    Err(ClientError::Secure(err)) => {
+                        tracing::warn!(client = session.client_id(), round, error = %err, "update cannot enter secure aggregation; sitting this round out");
+                        continue;
+                    }
+                    Err(err) => return Err(err),
+                };
                 tracing::debug!(client = session.client_id(), round, "sending update");
                 if let Err(err) = send(transport, &update).await {
+                    return Ok(SessionEnd::Disconnected(err.to_string()));
+                }
+            }
+            Step::Reply(reply) => {
+                if let Err(err) = send(transport, &reply).await {
                     return Ok(SessionEnd::Disconnected(err.to_string()));
                 }
             }
@@ -149,6 +163,7 @@ fn notice_of(message: &ServerMessage) -> Notice {
         ServerMessage::Welcome { .. } => Notice::Welcomed,
         ServerMessage::Round(task) => Notice::RoundStarted(task.round),
         ServerMessage::Accepted { round } => Notice::Accepted(*round),
+        ServerMessage::Secure(request) => Notice::SecurePhase(request.round()),
         ServerMessage::Error { code, message } => Notice::Refused {
             code: *code,
             message: message.clone(),

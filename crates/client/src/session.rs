@@ -13,6 +13,7 @@ use starling_train::{LocalOutcome, LocalTerms};
 
 use crate::control::ControlVariate;
 use crate::data::DataSource;
+use crate::secure::SecureUplink;
 use crate::uplink::{Packing, Uplink};
 
 /// Error that stops a client session.
@@ -45,6 +46,10 @@ pub enum ClientError {
     /// The update could not be compressed as the round requested.
     #[error("failed to compress the update: {0}")]
     Compress(#[from] starling_compress::CompressError),
+    /// The update could not enter the round's secure aggregation; the
+    /// client sits this round out.
+    #[error("secure aggregation failed: {0}")]
+    Secure(#[from] starling_secagg::SecAggError),
 }
 
 /// Action the transport loop takes after a server message.
@@ -54,6 +59,8 @@ pub enum Step {
     Continue,
     /// Train on the job and send the resulting update.
     Train(Box<LocalJob>),
+    /// Send this reply (a phase of secure aggregation).
+    Reply(Box<ClientMessage>),
     /// The run ended.
     Finished {
         /// Why.
@@ -93,6 +100,8 @@ pub struct Session {
     control: ControlVariate,
     /// The clipping the current round requested, with its round number.
     clipping: Option<(u32, Clipping)>,
+    /// Secure aggregation of the current round.
+    secure: SecureUplink,
 }
 
 impl Session {
@@ -115,6 +124,7 @@ impl Session {
             uplink: Uplink::default(),
             control: ControlVariate::default(),
             clipping: None,
+            secure: SecureUplink::default(),
         }
     }
 
@@ -157,7 +167,8 @@ impl Session {
     /// when the round requested differential privacy, attaches the SCAFFOLD
     /// control delta when the round requested one, then compresses the
     /// update as the task requested (`packing`), carrying the
-    /// error-feedback residual across rounds of this run.
+    /// error-feedback residual across rounds of this run. In a secure round
+    /// the result is the round's first secure message instead.
     pub fn finish_update(
         &mut self,
         mut message: ClientMessage,
@@ -179,7 +190,8 @@ impl Session {
             update.control_delta = Some(ParamSet::new(delta.specs().to_vec(), change)?);
         }
         let run_id = self.run_id.clone().unwrap_or_default();
-        Ok(self.uplink.pack(message, packing, &run_id)?)
+        let message = self.uplink.pack(message, packing, &run_id)?;
+        Ok(self.secure.seal(message, packing.client_seed)?)
     }
 
     /// Returns the SCAFFOLD control variate `c_i`, once a SCAFFOLD round
@@ -238,12 +250,32 @@ impl Session {
                     correction,
                 };
                 self.clipping = task.clipping.map(|clipping| (task.round, clipping));
-                Ok(Step::Train(Box::new(LocalJob { task, data, terms })))
+                self.secure.begin(task.round, task.secure.clone());
+                Ok(Step::Train(Box::new(LocalJob {
+                    task: *task,
+                    data,
+                    terms,
+                })))
             }
             ServerMessage::Accepted { round } => {
                 self.rounds_trained += 1;
                 tracing::debug!(client = self.client_id, round, "update accepted");
                 Ok(Step::Continue)
+            }
+            ServerMessage::Secure(request) => {
+                let round = request.round();
+                match self.secure.on_request(request) {
+                    Ok(reply) => Ok(Step::Reply(Box::new(reply))),
+                    Err(err) => {
+                        tracing::warn!(
+                            client = self.client_id,
+                            round,
+                            error = %err,
+                            "refused a secure aggregation request; sitting this round out"
+                        );
+                        Ok(Step::Continue)
+                    }
+                }
             }
             ServerMessage::Error { code, message } => self.on_error(code, message),
             ServerMessage::Finished {
@@ -349,7 +381,7 @@ mod tests {
             name: "w".to_owned(),
             shape: vec![2],
         };
-        ServerMessage::Round(RoundTask {
+        ServerMessage::Round(Box::new(RoundTask {
             round,
             model: ParamSet::new(vec![spec], vec![0.0, 0.0]).unwrap(),
             config: starling_proto::TrainConfig {
@@ -362,7 +394,8 @@ mod tests {
             compression: None,
             objective,
             clipping: None,
-        })
+            secure: None,
+        }))
     }
 
     fn control(values: Vec<f32>) -> ParamSet {

@@ -111,12 +111,28 @@ pub struct PrivacyRound {
 /// Secure aggregation's outcome for a round.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SecAggRound {
+    /// The protocol: `secagg` or `secagg+`.
+    #[serde(default)]
+    pub protocol: String,
+    /// Clients that started the protocol (the sampled cohort).
+    #[serde(default)]
+    pub clients: usize,
     /// Clients whose masked input went into the sum.
     pub survivors: usize,
     /// Dropped clients whose masks were recovered from shares.
     pub recovered: usize,
     /// True when too few clients survived and nothing was aggregated.
     pub aborted: bool,
+    /// Update values clipped to the quantization range, over all survivors.
+    #[serde(default)]
+    pub clipped_values: u64,
+    /// Bytes the protocol added: keys, share bundles, requests and revealed
+    /// shares, both directions.
+    #[serde(default)]
+    pub protocol_bytes: u64,
+    /// Bytes of the masked inputs themselves.
+    #[serde(default)]
+    pub masked_bytes: u64,
 }
 
 #[cfg(test)]

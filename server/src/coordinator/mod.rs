@@ -9,21 +9,23 @@
 mod privacy;
 mod registry;
 mod round;
+mod secure;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use starling_aggregate::{ClientContribution, Strategy, StrategyKind, Weighting};
 
 use self::privacy::Privacy;
+use self::secure::SecureRound;
 use starling_compress::Chain;
 use starling_data::Dataset;
 use starling_proto::{
     Capabilities, ClientMessage, ClientUpdate, DataAssignment, ErrorCode, FinishReason,
-    LocalObjective, ParamSet, RoundTask, ServerMessage, UpdatePayload, UplinkCompression,
-    encode_server,
+    LocalObjective, ParamSet, RoundTask, SecureReply, SecureRequest, ServerMessage, UpdatePayload,
+    UplinkCompression, encode_server,
 };
 use starling_runlog::{ClassAccuracy, ClientAccuracy, ClientInfo, LiveEvent, RunHeader, Sequenced};
 use tokio::sync::{broadcast, mpsc, watch};
@@ -449,17 +451,34 @@ impl Coordinator {
             chain,
             round_seed: round_seed(self.config.seed, round),
         });
-        self.open = Some(
-            OpenRound::new(round, sampled.iter().cloned().collect(), codec)
-                .expecting_control(self.strategy.kind().needs_control()),
-        );
+        let mut open = OpenRound::new(round, sampled.iter().cloned().collect(), codec)
+            .expecting_control(self.strategy.kind().needs_control());
+        if let Ok(Some(protocol)) = self.config.secure_protocol() {
+            let params =
+                self.config
+                    .secure_params(protocol, open.sampled.len() as u32, self.global.len());
+            match SecureRound::new(
+                params,
+                &open.sampled,
+                round,
+                round_seed(self.config.seed, round),
+            ) {
+                Ok(secure) => open.secure = Some(secure),
+                Err(err) => {
+                    tracing::error!(round, error = %err, "secure round refused; nothing is aggregated");
+                    self.refuse_round(open, round_start, format!("secure round refused: {err}"));
+                    return Ok(());
+                }
+            }
+        }
+        self.open = Some(open);
         let objective = self.local_objective();
         for client_id in &sampled {
             self.send_task(round, client_id, &objective);
         }
 
         let deadline = round_start + self.config.round_timeout();
-        while !self.open.as_ref().is_none_or(OpenRound::all_finished) {
+        while !self.open.as_ref().is_none_or(OpenRound::phase_done) {
             match self.next(deadline).await {
                 Next::Event(event) => self.handle(event),
                 Next::Deadline => break,
@@ -469,11 +488,89 @@ impl Coordinator {
                 }
             }
         }
+        if self.open.as_ref().is_some_and(|open| open.secure.is_some()) {
+            self.run_secure_phases(round).await?;
+        }
         let Some(open) = self.open.take() else {
             return Err(FinishReason::Failed("round state lost".to_owned()));
         };
         self.close_round(open, round_start).await;
         Ok(())
+    }
+
+    /// Runs the phases of secure aggregation after the key advertisements:
+    /// each phase ends when every expected client replied or its timeout
+    /// passed. A phase that falls below the threshold aborts the protocol;
+    /// `close_round` then records the abort.
+    async fn run_secure_phases(&mut self, round: u32) -> Result<(), FinishReason> {
+        let phase_timeout = Duration::from_secs_f64(self.config.secure.phase_timeout_secs);
+        for _ in 0..3 {
+            let Some(secure) = self.open.as_mut().and_then(|open| open.secure.as_mut()) else {
+                return Ok(());
+            };
+            let phase = secure.phase();
+            let requests = match secure.advance() {
+                Ok(requests) => requests,
+                Err(err) => {
+                    tracing::warn!(round, phase, error = %err, "secure round aborted");
+                    return Ok(());
+                }
+            };
+            tracing::debug!(
+                round,
+                phase,
+                requests = requests.len(),
+                "secure phase closed"
+            );
+            for (client_id, request) in requests {
+                self.send_secure(&client_id, request);
+            }
+            let deadline = Instant::now() + phase_timeout;
+            while !self.open.as_ref().is_none_or(OpenRound::phase_done) {
+                match self.next(deadline).await {
+                    Next::Event(event) => self.handle(event),
+                    Next::Deadline => break,
+                    Next::Shutdown => {
+                        self.open = None;
+                        return Err(FinishReason::Stopped);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn send_secure(&mut self, client_id: &str, request: SecureRequest) {
+        let Some(connection) = self.registry.client(client_id).and_then(|c| c.connection) else {
+            return;
+        };
+        if let Some(size) = self
+            .registry
+            .send(connection, &ServerMessage::Secure(request))
+        {
+            self.count_down(size);
+            if let Some(secure) = self.open.as_mut().and_then(|open| open.secure.as_mut()) {
+                secure.protocol_bytes += size as u64;
+            }
+        }
+    }
+
+    /// Records a round that could not start: no client trains, the model
+    /// stays as it is.
+    fn refuse_round(&mut self, open: OpenRound, round_start: Instant, error: String) {
+        let metrics = RoundMetrics {
+            round: open.round,
+            sampled: open.sampled.len(),
+            error: Some(error),
+            duration_s: round_start.elapsed().as_secs_f64(),
+            wall_time_s: self.started.elapsed().as_secs_f64(),
+            ..RoundMetrics::default()
+        };
+        self.rounds_done = open.round;
+        if let Err(err) = self.outputs.append_round(&metrics) {
+            tracing::error!(round = open.round, error = %err, "failed to write round metrics");
+        }
+        self.feed.publish(LiveEvent::RoundCompleted(metrics));
     }
 
     /// Returns what this round's clients add to their local loss.
@@ -502,8 +599,13 @@ impl Coordinator {
             compression: self.uplink.map(|(spec, _)| spec),
             objective: objective.clone(),
             clipping: self.privacy.as_ref().map(Privacy::clipping),
+            secure: self
+                .open
+                .as_ref()
+                .and_then(|open| open.secure.as_ref())
+                .and_then(|secure| secure.setup(client_id)),
         };
-        let frame = match encode_server(&ServerMessage::Round(task)) {
+        let frame = match encode_server(&ServerMessage::Round(Box::new(task))) {
             Ok(frame) => Bytes::from(frame),
             Err(err) => {
                 tracing::error!(round, client = client_id, error = %err, "failed to encode round task");
@@ -531,7 +633,7 @@ impl Coordinator {
         open.accepted.sort_by(|a, b| a.client_id.cmp(&b.client_id));
         let round = open.round;
         let dropped: Vec<&String> = open.sampled.difference(&open.finished).collect();
-        if !dropped.is_empty() {
+        if open.secure.is_none() && !dropped.is_empty() {
             tracing::warn!(round, dropped = ?dropped, "round closed without updates from some sampled clients");
         }
         // Stragglers: still connected, but no update by the deadline.
@@ -562,7 +664,11 @@ impl Coordinator {
             bytes_down_uncompressed: open.bytes_down,
             ..RoundMetrics::default()
         };
-        self.aggregate(&open, &mut metrics);
+        if open.secure.is_some() {
+            self.aggregate_secure(&mut open, &mut metrics);
+        } else {
+            self.aggregate(&open, &mut metrics);
+        }
         self.rounds_done = round;
         if round.is_multiple_of(self.config.eval_every) || round == self.config.rounds {
             self.evaluate(&mut metrics).await;
@@ -584,6 +690,83 @@ impl Coordinator {
             tracing::error!(round, error = %err, "failed to write round metrics");
         }
         self.feed.publish(LiveEvent::RoundCompleted(metrics));
+    }
+
+    /// Unmasks the secure round's sum and applies its mean through the
+    /// strategy, or records why the round was aborted.
+    fn aggregate_secure(&mut self, open: &mut OpenRound, metrics: &mut RoundMetrics) {
+        let round = open.round;
+        let Some(secure) = open.secure.as_mut() else {
+            return;
+        };
+        let outcome = if secure.phase() == "unmask" {
+            secure.finish()
+        } else {
+            Err(starling_secagg::SecAggError::Protocol(format!(
+                "the round stopped in the {} phase",
+                secure.phase()
+            )))
+        };
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                tracing::warn!(round, protocol = secure.protocol(), error = %err, "secure round aborted; nothing aggregated");
+                metrics.secure_aggregation = Some(secure.metrics(None));
+                metrics.completed = 0;
+                metrics.dropped = metrics.sampled;
+                metrics.late = 0;
+                metrics.error = Some(format!("secure aggregation aborted: {err}"));
+                return;
+            }
+        };
+        metrics.secure_aggregation = Some(secure.metrics(Some(&outcome)));
+        metrics.completed = outcome.survivors.len();
+        metrics.dropped = metrics.sampled - outcome.survivors.len();
+        metrics.late = 0;
+        metrics.examples = outcome.total_weight;
+        metrics.train_loss = outcome.train_loss;
+        tracing::info!(
+            round,
+            protocol = secure.protocol(),
+            survivors = outcome.participation.survivors,
+            recovered = outcome.participation.recovered,
+            clipped = outcome.clipped,
+            "secure sum unmasked"
+        );
+        for client_id in &outcome.survivors {
+            if let Some(connection) = self.registry.client(client_id).and_then(|c| c.connection)
+                && let Some(size) = self
+                    .registry
+                    .send(connection, &ServerMessage::Accepted { round })
+            {
+                self.count_down(size);
+                metrics.bytes_down += size as u64;
+                metrics.bytes_down_uncompressed += size as u64;
+            }
+        }
+        let contribution = [ClientContribution {
+            client_id: "secure-sum",
+            weight: 1.0,
+            local_steps: 0,
+            delta: &outcome.mean,
+            control_delta: None,
+        }];
+        let population = outcome.survivors.len().max(1);
+        match self
+            .strategy
+            .apply_round(self.global.values_mut(), &contribution, population)
+        {
+            Ok(_) => {
+                self.model_tx.send_replace(ModelSnapshot {
+                    round,
+                    params: Arc::new(self.global.clone()),
+                });
+            }
+            Err(err) => {
+                tracing::error!(round, error = %err, "aggregation failed; global model unchanged");
+                metrics.error = Some(err.to_string());
+            }
+        }
     }
 
     fn aggregate(&mut self, open: &OpenRound, metrics: &mut RoundMetrics) {
@@ -743,6 +926,9 @@ impl Coordinator {
                 message,
             } => {
                 self.count_up(frame_bytes, self.uncompressed_size(frame_bytes, &message));
+                if let Some(secure) = self.open.as_mut().and_then(|open| open.secure.as_mut()) {
+                    secure.count_up(&message, frame_bytes as u64);
+                }
                 self.handle_message(connection, message);
             }
         }
@@ -759,6 +945,7 @@ impl Coordinator {
                 num_examples,
             } => self.register(connection, client_id, capabilities, num_examples),
             ClientMessage::Update(update) => self.receive_update(connection, update),
+            ClientMessage::Secure(reply) => self.receive_secure(connection, reply),
             ClientMessage::Leave => {
                 self.registry.close_connection(connection);
                 if let Some(client_id) = self.registry.close(connection) {
@@ -929,6 +1116,33 @@ impl Coordinator {
         Ok(())
     }
 
+    fn receive_secure(
+        &mut self,
+        connection: ConnectionId,
+        reply: SecureReply,
+    ) -> Result<(), Rejection> {
+        let Some(client_id) = self.registry.client_of(connection).map(str::to_owned) else {
+            return Err(Rejection::new(
+                ErrorCode::NotRegistered,
+                "secure message rejected: unknown client; send Register first",
+            ));
+        };
+        let Some(secure) = self.open.as_mut().and_then(|open| open.secure.as_mut()) else {
+            return Err(Rejection::new(
+                ErrorCode::SecureProtocol,
+                format!(
+                    "secure message rejected: no secure round is open ({} message for round {})",
+                    reply.phase(),
+                    reply.round()
+                ),
+            ));
+        };
+        let phase = reply.phase();
+        secure.receive(&client_id, reply)?;
+        tracing::debug!(client = client_id, phase, "secure reply accepted");
+        Ok(())
+    }
+
     /// Returns the size `frame_bytes` would have had with its update as plain
     /// `f32` values in the model's layout.
     fn uncompressed_size(&self, frame_bytes: usize, message: &ClientMessage) -> usize {
@@ -1057,8 +1271,29 @@ fn run_header(config: &RunConfig, run_id: &str) -> RunHeader {
         started_at_ms,
         rounds: config.rounds,
         compression: "off".to_owned(),
-        secure_aggregation: "off".to_owned(),
+        secure_aggregation: describe_secure(config),
         privacy: None,
+    }
+}
+
+/// Describes secure aggregation for the run header, e.g.
+/// `secagg+ (threshold 2/3, 48-bit ring, 16-bit values, range ±0.5)`.
+fn describe_secure(config: &RunConfig) -> String {
+    match config.secure_protocol() {
+        Ok(Some(protocol)) => {
+            let secure = &config.secure;
+            let neighbours = match (protocol, secure.neighbours) {
+                (starling_proto::SecureProtocol::SecAggPlus, Some(k)) => {
+                    format!(", {k} neighbours")
+                }
+                _ => String::new(),
+            };
+            format!(
+                "{protocol} (threshold {:.2}{neighbours}, {}-bit ring, {}-bit values, range ±{})",
+                secure.threshold, secure.ring_bits, secure.value_bits, secure.clip_range
+            )
+        }
+        _ => "off".to_owned(),
     }
 }
 

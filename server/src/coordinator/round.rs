@@ -85,6 +85,8 @@ pub struct OpenRound {
     pub codec: Option<RoundCodec>,
     /// Whether updates must carry a control-variate delta (SCAFFOLD).
     pub expects_control: bool,
+    /// Secure aggregation of this round; `None` when it is off.
+    pub secure: Option<super::secure::SecureRound>,
 }
 
 impl OpenRound {
@@ -101,6 +103,7 @@ impl OpenRound {
             bytes_up_uncompressed: 0,
             codec,
             expects_control: false,
+            secure: None,
         }
     }
 
@@ -115,6 +118,15 @@ impl OpenRound {
         self.finished.len() >= self.sampled.len()
     }
 
+    /// True once the phase the round waits for is over: every update in,
+    /// or, with secure aggregation, every reply of the current phase.
+    pub fn phase_done(&self) -> bool {
+        match &self.secure {
+            Some(secure) => secure.phase_complete(),
+            None => self.all_finished(),
+        }
+    }
+
     /// Checks `update` from `client_id` against this round and the global
     /// model's layout, and keeps it when it passes.
     pub fn accept(
@@ -124,6 +136,18 @@ impl OpenRound {
         layout: &[TensorSpec],
     ) -> Result<(), Rejection> {
         self.check_addressing(client_id, &update)?;
+        if let Some(secure) = &self.secure {
+            self.finished.insert(client_id.to_owned());
+            return Err(Rejection::new(
+                ErrorCode::SecureProtocol,
+                format!(
+                    "update rejected: round {} uses secure aggregation ({}); a plain update \
+                     would reveal this client's values",
+                    self.round,
+                    secure.protocol()
+                ),
+            ));
+        }
         let checked = check_content(&update, layout, self.codec.as_ref()).and_then(|delta| {
             check_control(&update, layout, self.expects_control).map(|control| (delta, control))
         });

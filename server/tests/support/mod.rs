@@ -266,7 +266,7 @@ impl TestClient {
     /// Waits for the next round task.
     pub async fn next_task(&mut self) -> RoundTask {
         match self.recv().await {
-            ServerMessage::Round(task) => task,
+            ServerMessage::Round(task) => *task,
             other => panic!("expected a round task, got {other:?}"),
         }
     }

@@ -1,0 +1,183 @@
+//! The two-server variant: a client splits its encoded input x into two
+//! additive shares modulo 2^b, `x − r` for the aggregator and `r` for the
+//! mask server, where r is expanded from a fresh 32-byte seed. The seed
+//! travels through the aggregator sealed to the mask server's key (ECDH
+//! with an ephemeral key, HKDF, AES-256-GCM), so the aggregator cannot
+//! read it. Each server sums its shares; only the two sums together give
+//! the total. Nothing is lost when a client drops: the aggregator asks for
+//! the mask sum of exactly the clients whose shares it holds.
+
+use std::collections::BTreeSet;
+
+use crate::keys::{self, KeyPair};
+use crate::prg::{self, Sign};
+use crate::ring::Ring;
+use crate::{SecAggError, random, seal};
+
+/// Bytes of an uncompressed SEC1 public key, the prefix of a sealed seed.
+const EPHEMERAL_KEY_LEN: usize = 65;
+
+fn seed_label(round: u32, slot: u32) -> Vec<u8> {
+    keys::label("mask-server-seed", round, &[slot])
+}
+
+/// Subtracts a fresh random mask from `input` (in place, reduced) and
+/// returns the mask's seed sealed to the mask server's public key.
+pub fn split(
+    ring: Ring,
+    input: &mut [u64],
+    mask_server_key: &[u8],
+    round: u32,
+    slot: u32,
+) -> Result<Vec<u8>, SecAggError> {
+    let server = keys::parse_public(mask_server_key, 0)?;
+    let mut seed = [0u8; 32];
+    random::fill(&mut seed)?;
+    prg::apply(ring, &seed, Sign::Sub, input);
+    ring.reduce(input);
+    let ephemeral = KeyPair::generate()?;
+    let label = seed_label(round, slot);
+    let key = ephemeral.agree(&server, &label);
+    let mut sealed = ephemeral.public().to_vec();
+    sealed.extend_from_slice(&seal::seal(&key, &label, &seed));
+    Ok(sealed)
+}
+
+/// The mask server's side: its key pair and the rounds it has answered.
+#[derive(Debug)]
+pub struct MaskServer {
+    key: KeyPair,
+    min_clients: usize,
+    answered: BTreeSet<(String, u32)>,
+}
+
+impl MaskServer {
+    /// A mask server with a fresh key that refuses sums over fewer than
+    /// `min_clients` clients.
+    pub fn new(min_clients: usize) -> Result<Self, SecAggError> {
+        Ok(Self {
+            key: KeyPair::generate()?,
+            min_clients: min_clients.max(2),
+            answered: BTreeSet::new(),
+        })
+    }
+
+    /// The public key clients seal their seeds to.
+    pub fn public_key(&self) -> &[u8] {
+        self.key.public()
+    }
+
+    /// Sums the masks of `shares` (slot, sealed seed) for one round of one
+    /// run. Each round is answered once, and only over at least
+    /// `min_clients` distinct clients, so the aggregator cannot isolate a
+    /// client by asking for sums of different subsets.
+    pub fn mask_sum(
+        &mut self,
+        run: &str,
+        round: u32,
+        ring: Ring,
+        len: usize,
+        shares: &[(u32, Vec<u8>)],
+    ) -> Result<Vec<u64>, SecAggError> {
+        let slots: BTreeSet<u32> = shares.iter().map(|(slot, _)| *slot).collect();
+        if slots.len() != shares.len() {
+            return Err(SecAggError::Protocol("a slot is listed twice".into()));
+        }
+        if slots.len() < self.min_clients {
+            return Err(SecAggError::BelowThreshold {
+                phase: "mask-sum",
+                have: slots.len(),
+                need: self.min_clients,
+            });
+        }
+        if self.answered.contains(&(run.to_owned(), round)) {
+            return Err(SecAggError::Protocol(format!(
+                "round {round} of run {run} was already answered"
+            )));
+        }
+        let mut sum = vec![0u64; len];
+        for (slot, sealed) in shares {
+            let seed = self.open(round, *slot, sealed)?;
+            prg::apply(ring, &seed, Sign::Add, &mut sum);
+        }
+        ring.reduce(&mut sum);
+        self.answered.insert((run.to_owned(), round));
+        Ok(sum)
+    }
+
+    fn open(&self, round: u32, slot: u32, sealed: &[u8]) -> Result<[u8; 32], SecAggError> {
+        let bad = || SecAggError::BadCiphertext { from: slot, to: 0 };
+        if sealed.len() <= EPHEMERAL_KEY_LEN {
+            return Err(bad());
+        }
+        let (public, ciphertext) = sealed.split_at(EPHEMERAL_KEY_LEN);
+        let ephemeral = keys::parse_public(public, slot)?;
+        let label = seed_label(round, slot);
+        let key = self.key.agree(&ephemeral, &label);
+        let seed = seal::open(&key, &label, ciphertext).ok_or_else(bad)?;
+        seed.try_into().map_err(|_| bad())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_two_sums_add_up_to_the_total() {
+        let ring = Ring::new(24).unwrap();
+        let mut server = MaskServer::new(2).unwrap();
+        let inputs: Vec<Vec<u64>> = vec![vec![1, 2, 3], vec![10, 20, 30], vec![100, 200, 300]];
+        let mut aggregator = vec![0u64; 3];
+        let mut sealed = Vec::new();
+        for (i, input) in inputs.iter().enumerate() {
+            let mut share = input.clone();
+            let slot = i as u32 + 1;
+            sealed.push((
+                slot,
+                split(ring, &mut share, server.public_key(), 5, slot).unwrap(),
+            ));
+            assert_ne!(&share, input, "the aggregator's share hides the input");
+            ring.add_assign(&mut aggregator, &share);
+        }
+        let masks = server.mask_sum("run", 5, ring, 3, &sealed).unwrap();
+        ring.add_assign(&mut aggregator, &masks);
+        assert_eq!(aggregator, vec![111, 222, 333]);
+    }
+
+    #[test]
+    fn a_round_is_answered_once_and_never_for_one_client() {
+        let ring = Ring::new(16).unwrap();
+        let mut server = MaskServer::new(2).unwrap();
+        let key = server.public_key().to_vec();
+        let shares: Vec<(u32, Vec<u8>)> = (1..=3)
+            .map(|slot| (slot, split(ring, &mut [7u64], &key, 1, slot).unwrap()))
+            .collect();
+        assert!(matches!(
+            server.mask_sum("run", 1, ring, 1, &shares[..1]),
+            Err(SecAggError::BelowThreshold { .. })
+        ));
+        server.mask_sum("run", 1, ring, 1, &shares).unwrap();
+        let again = server
+            .mask_sum("run", 1, ring, 1, &shares[..2])
+            .unwrap_err();
+        assert!(again.to_string().contains("already answered"), "{again}");
+    }
+
+    #[test]
+    fn a_seed_sealed_for_another_round_or_slot_does_not_open() {
+        let ring = Ring::new(16).unwrap();
+        let mut server = MaskServer::new(2).unwrap();
+        let key = server.public_key().to_vec();
+        let a = split(ring, &mut [1u64], &key, 1, 1).unwrap();
+        let b = split(ring, &mut [1u64], &key, 1, 2).unwrap();
+        let err = server
+            .mask_sum("run", 2, ring, 1, &[(1, a.clone()), (2, b.clone())])
+            .unwrap_err();
+        assert_eq!(err, SecAggError::BadCiphertext { from: 1, to: 0 });
+        let err = server
+            .mask_sum("run", 1, ring, 1, &[(2, a), (1, b)])
+            .unwrap_err();
+        assert!(matches!(err, SecAggError::BadCiphertext { .. }));
+    }
+}

@@ -1,0 +1,162 @@
+//! Secure aggregation over real WebSockets: scripted clients run the
+//! protocol with the crate's client state machine, one of them vanishes
+//! after sharing its keys, and the server still unmasks the survivors' sum
+//! exactly, applies their mean and reports the round.
+
+// The helpers are shared with the round tests; this file uses a part.
+#[allow(dead_code)]
+mod support;
+
+use std::collections::BTreeMap;
+
+use starling_proto::{ClientMessage, ServerMessage};
+use starling_secagg::{FixedPoint, MaskingClient};
+use support::{TestClient, TestServer, test_config};
+
+/// Registers `n` clients and returns them with their first task.
+async fn cohort(server: &TestServer, n: usize) -> Vec<(TestClient, starling_proto::RoundTask)> {
+    let mut clients = Vec::new();
+    for i in 0..n {
+        let mut client = server.connect().await;
+        client.register(&format!("client-{i}")).await;
+        clients.push(client);
+    }
+    let mut out = Vec::new();
+    for mut client in clients {
+        let task = client.next_task().await;
+        out.push((client, task));
+    }
+    out
+}
+
+/// Reads messages until a secure request arrives.
+async fn next_request(client: &mut TestClient) -> starling_proto::SecureRequest {
+    loop {
+        match client.recv().await {
+            ServerMessage::Secure(request) => return request,
+            ServerMessage::Error { code, message } => panic!("server refused: {code:?} {message}"),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn survivors_sum_is_applied_when_a_client_drops_after_sharing_keys() {
+    let mut config = test_config(5, 1);
+    config.secure_aggregation = "secagg".to_owned();
+    config.secure.phase_timeout_secs = 2.0;
+    let mut server = TestServer::start(config).await;
+    let before = server.model().params;
+    let clients = cohort(&server, 5).await;
+    let len = before.len();
+
+    // Client i sends a constant update of 0.01 * (i + 1), weight 100.
+    let mut states = BTreeMap::new();
+    let mut sockets = BTreeMap::new();
+    for (i, (mut socket, task)) in clients.into_iter().enumerate() {
+        let setup = task
+            .secure
+            .clone()
+            .expect("the task carries the secure setup");
+        let fixed = FixedPoint::with(setup.clip_range, setup.value_bits);
+        let values = vec![0.01 * (i as f32 + 1.0); len];
+        let encoded = fixed.encode(&values, 100, i as u64).unwrap();
+        let (state, advert) = MaskingClient::new(&setup, task.round, encoded.values).unwrap();
+        socket.send(&ClientMessage::Secure(advert)).await;
+        states.insert(setup.slot, state);
+        sockets.insert(setup.slot, socket);
+    }
+    // Three phases; slot 5 leaves after sharing its keys.
+    for phase in 0..3 {
+        if phase == 1 {
+            let socket = sockets.remove(&5).unwrap();
+            states.remove(&5);
+            socket.close().await;
+        }
+        for (slot, socket) in sockets.iter_mut() {
+            let request = next_request(socket).await;
+            let mut reply = states.get_mut(slot).unwrap().on_request(request).unwrap();
+            if let starling_proto::SecureReply::MaskedInput { report, .. } = &mut reply {
+                report.train_loss = 0.5;
+                report.local_steps = 3;
+            }
+            socket.send(&ClientMessage::Secure(reply)).await;
+        }
+    }
+    let metrics = server.round_completed(1).await;
+    assert_eq!(metrics.error, None);
+    let secure = metrics.secure_aggregation.expect("secure metrics");
+    assert_eq!(secure.protocol, "secagg");
+    assert_eq!(
+        (secure.clients, secure.survivors, secure.recovered),
+        (5, 4, 1)
+    );
+    assert!(!secure.aborted);
+    assert!(secure.protocol_bytes > 0 && secure.masked_bytes > 0);
+    assert_eq!(
+        (metrics.completed, metrics.dropped, metrics.examples),
+        (4, 1, 400)
+    );
+    assert_eq!(metrics.train_loss, Some(0.5));
+
+    // The survivors' mean is (0.01 + 0.02 + 0.03 + 0.04) / 4 = 0.025 per
+    // value, within a few quantization steps of a 16-bit ±0.5 grid.
+    let after = server.model().params;
+    let step = 1.0 / 65535.0;
+    for (a, b) in after.values().iter().zip(before.values()) {
+        let shift = f64::from(a - b);
+        assert!((shift - 0.025).abs() < 4.0 * step, "shift {shift}");
+    }
+    for socket in sockets.values_mut() {
+        loop {
+            match socket.recv().await {
+                ServerMessage::Accepted { round } => {
+                    assert_eq!(round, 1);
+                    break;
+                }
+                ServerMessage::Finished { .. } => panic!("finished before accepting"),
+                _ => {}
+            }
+        }
+    }
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_updates_and_stale_replies_are_refused_in_a_secure_round() {
+    let mut config = test_config(3, 1);
+    config.secure_aggregation = "secagg".to_owned();
+    config.secure.phase_timeout_secs = 1.0;
+    config.round_timeout_secs = 2.0;
+    let mut server = TestServer::start(config).await;
+    let mut clients = cohort(&server, 3).await;
+    let (socket, task) = &mut clients[0];
+    let delta = support::constant_delta(&task.model, 0.1);
+    socket.send_update(task.round, delta, 10).await;
+    let message = socket
+        .expect_error(starling_proto::ErrorCode::SecureProtocol)
+        .await;
+    assert!(message.contains("uses secure aggregation"), "{message}");
+    let stale = starling_proto::SecureReply::Unmask {
+        round: 1,
+        seed_shares: vec![],
+        key_shares: vec![],
+    };
+    socket.send(&ClientMessage::Secure(stale)).await;
+    let message = socket
+        .expect_error(starling_proto::ErrorCode::SecureProtocol)
+        .await;
+    assert!(
+        message.contains("while the server collects advertise-keys"),
+        "{message}"
+    );
+    // Nobody advertises keys: the round aborts below the threshold and
+    // the model stays as it was.
+    let before = server.model().params;
+    let metrics = server.round_completed(1).await;
+    let secure = metrics.secure_aggregation.expect("secure metrics");
+    assert!(secure.aborted);
+    assert!(metrics.error.unwrap().contains("aborted"));
+    assert_eq!(server.model().params.values(), before.values());
+    server.finish().await;
+}
