@@ -119,6 +119,46 @@ strategy = "scaffold"
   }
 });
 
+test('three tabs mask their updates with SecAgg and the server applies only the sum', async () => {
+  const server = await startServer(config(`
+rounds = 2
+expected_clients = 3
+min_available_clients = 3
+round_timeout_secs = 120.0
+secure_aggregation = "secagg"
+`));
+  const pages = [];
+  try {
+    for (let i = 0; i < 3; i += 1) {
+      const page = await strictPage(browser);
+      await page.goto(server.url);
+      pages.push(page);
+    }
+    for (const page of pages) {
+      const status = await waitForStatus(page, () => window.starlingStatus?.state === 'finished');
+      assert.equal(status.roundsCompleted, 2, JSON.stringify(status));
+    }
+    const metrics = server.metrics();
+    assert.deepEqual(metrics.map((row) => row.completed), [3, 3]);
+    assert.deepEqual(metrics.map((row) => row.rejected), [0, 0]);
+    for (const row of metrics) {
+      const secure = row.secure_aggregation;
+      assert.equal(secure.protocol, 'secagg');
+      assert.equal(secure.survivors, 3);
+      assert.equal(secure.aborted, false);
+      assert.ok(secure.protocol_bytes > 0, JSON.stringify(secure));
+      // 199,210 values, a weight and a count in a 48-bit ring: 6 bytes
+      // each, from three tabs.
+      assert.ok(secure.masked_bytes > 3 * 199212 * 6, JSON.stringify(secure));
+    }
+    assert.ok(metrics[1].test_accuracy > 0.5, `accuracy ${metrics[1].test_accuracy}`);
+    for (const page of pages) assert.deepEqual(page.problems, []);
+  } finally {
+    await Promise.all(pages.map((page) => page.context().close()));
+    await server.stop();
+  }
+});
+
 test('a tab closed mid-round is dropped at the deadline and the round completes', async () => {
   const server = await startServer(config(`
 rounds = 2
