@@ -177,8 +177,8 @@ pub struct RunArgs {
     /// compression dropped is otherwise added to the next update).
     #[arg(long)]
     pub no_error_feedback: bool,
-    /// Secure aggregation: off, secagg or secagg+ (the server sees only the
-    /// sum of the updates).
+    /// Secure aggregation: off, secagg, secagg+ or two-server (the server
+    /// sees only the sum of the updates).
     #[arg(long, value_name = "PROTOCOL")]
     pub secure_aggregation: Option<String>,
     /// Secure aggregation: shares needed to unmask, as a fraction of each
@@ -193,6 +193,10 @@ pub struct RunArgs {
     /// quantized [default: 0.5].
     #[arg(long, value_name = "R")]
     pub secure_clip_range: Option<f64>,
+    /// Secure aggregation: the mask server of the two-server protocol, e.g.
+    /// ws://127.0.0.1:9090/mask.
+    #[arg(long, value_name = "URL")]
+    pub mask_server: Option<String>,
 }
 
 impl RunArgs {
@@ -298,6 +302,9 @@ impl RunArgs {
             config.secure.neighbours = self.secure_neighbours;
         }
         set(&mut config.secure.clip_range, self.secure_clip_range);
+        if self.mask_server.is_some() {
+            config.secure.mask_server = self.mask_server.clone();
+        }
     }
 
     fn apply_privacy(&self, config: &mut RunConfig) {

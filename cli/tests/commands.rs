@@ -160,3 +160,74 @@ fn sim_reports_accuracy_and_writes_metrics() {
     let metrics = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().count(), 2);
 }
+
+#[test]
+fn two_server_sim_uses_a_mask_server_process() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut mask_server = starling()
+        .args(["serve", "--role", "mask-server", "--bind", "127.0.0.1:0"])
+        .spawn()
+        .unwrap();
+    let lines = stdout_lines(&mut mask_server);
+    let line = wait_for_line(&lines, "mask server listening on ");
+    let url = line.rsplit(' ').next().unwrap().to_owned();
+    assert!(
+        url.starts_with("ws://127.0.0.1:") && url.ends_with("/mask"),
+        "{url}"
+    );
+    let output = starling()
+        .args([
+            "sim",
+            "--clients",
+            "4",
+            "--rounds",
+            "2",
+            "--quiet",
+            "--secure-aggregation",
+            "two-server",
+            "--mask-server",
+            &url,
+        ])
+        .arg("--runs-dir")
+        .arg(runs.path())
+        .output()
+        .unwrap();
+    let _ = Command::new("kill")
+        .args(["-TERM", &mask_server.id().to_string()])
+        .status();
+    assert!(wait_exit(&mut mask_server).success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("final test accuracy:"), "{stdout}");
+    let run_dir = std::fs::read_dir(runs.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let metrics = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap();
+    assert_eq!(
+        metrics.matches("\"protocol\":\"two-server\"").count(),
+        2,
+        "{metrics}"
+    );
+    assert!(!metrics.contains("\"aborted\":true"), "{metrics}");
+}
+
+#[test]
+fn secure_round_with_a_narrow_ring_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("secure.toml");
+    std::fs::write(&config, "[secure]\nring_bits = 20\n").unwrap();
+    let output = starling()
+        .args(["sim", "--clients", "3", "--secure-aggregation", "secagg"])
+        .env("RUST_LOG", "warn")
+        .arg("--config")
+        .arg(&config)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("20-bit ring is too small"), "{stderr}");
+}

@@ -73,6 +73,16 @@ pub fn decode_server(frame: &[u8], limit: usize) -> Result<ServerMessage, CodecE
     decode(frame, limit)
 }
 
+/// Encodes a message between the aggregator and the mask server.
+pub fn encode_mask<T: Serialize>(message: &T) -> Result<Vec<u8>, CodecError> {
+    encode(message)
+}
+
+/// Decodes a message between the aggregator and the mask server.
+pub fn decode_mask<T: DeserializeOwned>(frame: &[u8], limit: usize) -> Result<T, CodecError> {
+    decode(frame, limit)
+}
+
 fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, CodecError> {
     let mut frame = Vec::with_capacity(HEADER_LEN + 64);
     frame.extend_from_slice(&MAGIC);

@@ -13,7 +13,7 @@ mod secure;
 
 pub use codec::{
     CodecError, DEFAULT_MAX_MESSAGE_BYTES, HEADER_LEN, MAGIC, PROTOCOL_VERSION, decode_client,
-    decode_server, encode_client, encode_server,
+    decode_mask, decode_server, encode_client, encode_mask, encode_server,
 };
 pub use compression::{
     DEFAULT_CHUNK, DEFAULT_QSGD_LEVELS, Sparsification, SpecError, UplinkCompression, ValueEncoding,
@@ -25,6 +25,6 @@ pub use message::{
 };
 pub use params::{ParamError, ParamSet, TensorSpec, compare_layouts};
 pub use secure::{
-    PeerKeys, RevealedShare, SealedShares, SecureProtocol, SecureReply, SecureRequest, SecureSetup,
-    TrainingReport,
+    MaskServerReply, MaskServerRequest, PeerKeys, RevealedShare, SealedShares, SecureProtocol,
+    SecureReply, SecureRequest, SecureSetup, TrainingReport,
 };

@@ -213,3 +213,35 @@ impl SecureReply {
         }
     }
 }
+
+/// A request from the aggregator to the mask server of the two-server
+/// protocol, one per binary WebSocket frame on `/mask`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum MaskServerRequest {
+    /// The mask server's public key, which clients seal their seeds to.
+    PublicKey,
+    /// The sum of the masks of these clients, answered once per round.
+    Sum {
+        /// Run id, so that rounds of different runs never collide.
+        run: String,
+        /// Round.
+        round: u32,
+        /// Bits b of the ring.
+        ring_bits: u8,
+        /// Elements per vector.
+        len: u32,
+        /// Each client's slot and sealed seed.
+        seeds: Vec<(u32, Vec<u8>)>,
+    },
+}
+
+/// The mask server's reply.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum MaskServerReply {
+    /// The SEC1-encoded public key.
+    PublicKey(Vec<u8>),
+    /// The packed sum of the requested masks.
+    Sum(Vec<u8>),
+    /// The request was rejected; the text says why.
+    Error(String),
+}

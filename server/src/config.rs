@@ -190,7 +190,7 @@ pub struct RunConfig {
     pub error_feedback: bool,
     /// Differential privacy (DP-FedAvg); `None` trains without it.
     pub privacy: Option<PrivacyConfig>,
-    /// Secure aggregation: `off`, `secagg` or `secagg+`.
+    /// Secure aggregation: `off`, `secagg`, `secagg+` or `two-server`.
     pub secure_aggregation: String,
     /// Settings of secure aggregation (the `[secure]` table).
     pub secure: SecureConfig,
@@ -260,8 +260,12 @@ pub struct SecureConfig {
     pub clip_range: f64,
     /// Clients weigh their update by their example count, capped here.
     pub max_weight: u64,
-    /// Seconds the server waits for each phase after training.
+    /// Seconds the server waits for each phase after training, and for
+    /// the mask server's reply.
     pub phase_timeout_secs: f64,
+    /// two-server: the mask server's WebSocket address, e.g.
+    /// `ws://127.0.0.1:9090/mask` (`starling serve --role mask-server`).
+    pub mask_server: Option<String>,
 }
 
 impl Default for SecureConfig {
@@ -274,6 +278,7 @@ impl Default for SecureConfig {
             clip_range: 0.5,
             max_weight: 1 << 16,
             phase_timeout_secs: 30.0,
+            mask_server: None,
         }
     }
 }
@@ -445,15 +450,11 @@ impl RunConfig {
             "off" | "" => Ok(None),
             "secagg" => Ok(Some(SecureProtocol::SecAgg)),
             "secagg+" => Ok(Some(SecureProtocol::SecAggPlus)),
+            "two-server" => Ok(Some(SecureProtocol::TwoServer)),
             other => Err(ConfigError::Invalid {
                 field: "secure_aggregation",
                 value: other.to_owned(),
-                reason: if other == "two-server" {
-                    "the two-server protocol is not available in rounds yet; use secagg or secagg+"
-                        .to_owned()
-                } else {
-                    "expected one of off, secagg, secagg+".to_owned()
-                },
+                reason: "expected one of off, secagg, secagg+, two-server".to_owned(),
             }),
         }
     }
@@ -529,6 +530,20 @@ impl RunConfig {
                 "cannot be combined with [privacy] yet: the server would need each update to \
                  clip and noise it",
             ));
+        }
+        if protocol == SecureProtocol::TwoServer {
+            let url = self.secure.mask_server.clone().unwrap_or_default();
+            check(
+                url.starts_with("ws://") || url.starts_with("wss://"),
+                "secure.mask_server",
+                if url.is_empty() {
+                    "(unset)".to_owned()
+                } else {
+                    url
+                },
+                "two-server needs the mask server's address, e.g. ws://127.0.0.1:9090/mask \
+                 (start one with `starling serve --role mask-server`)",
+            )?;
         }
         check(
             positive_secs(self.secure.phase_timeout_secs),
@@ -727,7 +742,17 @@ impl RunConfig {
     pub fn min_available(&self) -> u32 {
         self.min_available_clients
             .unwrap_or(self.min_clients)
-            .max(self.min_clients)
+            .max(self.cohort_floor())
+    }
+
+    /// The fewest clients a round samples: `min_clients`, and at least 2
+    /// with secure aggregation, whose sum of one client would be that
+    /// client's update.
+    pub fn cohort_floor(&self) -> u32 {
+        match self.secure_protocol() {
+            Ok(Some(_)) => self.min_clients.max(2),
+            _ => self.min_clients,
+        }
     }
 
     /// Round deadline as a duration.

@@ -9,6 +9,7 @@
 //! - [`outputs`]: the run's files under `runs/<run-id>/`.
 //! - [`web`]: the browser client's files, served next to the WebSocket.
 //! - [`api`]: the JSON API over past and current runs.
+//! - [`mask_server`]: the second server of the two-server protocol.
 
 pub mod api;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod coordinator;
 pub mod feed;
 pub mod http;
 pub mod link;
+pub mod mask_server;
 pub mod outputs;
 pub mod sampling;
 pub mod setup;

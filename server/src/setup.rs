@@ -28,6 +28,9 @@ pub enum StartError {
     /// A setup task panicked.
     #[error("setup task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The two-server protocol's mask server could not be reached.
+    #[error(transparent)]
+    MaskServer(#[from] crate::mask_server::MaskLinkError),
 }
 
 /// The data and model a run starts from.

@@ -160,3 +160,135 @@ async fn plain_updates_and_stale_replies_are_refused_in_a_secure_round() {
     assert_eq!(server.model().params.values(), before.values());
     server.finish().await;
 }
+
+/// Starts a mask server on an ephemeral port of 127.0.0.1 and returns its
+/// address.
+async fn start_mask_server() -> (String, tokio::sync::oneshot::Sender<()>) {
+    let service =
+        starling_server::mask_server::MaskService::new(2).expect("a fresh mask server key");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("a bound address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(starling_server::serve(
+        listener,
+        starling_server::mask_server::router(service),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    (format!("ws://{addr}/mask"), stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_server_round_sums_the_inputs_that_arrived() {
+    let (url, stop_mask_server) = start_mask_server().await;
+    let mut config = test_config(4, 1);
+    config.secure_aggregation = "two-server".to_owned();
+    config.secure.mask_server = Some(url);
+    config.secure.phase_timeout_secs = 5.0;
+    config.round_timeout_secs = 3.0;
+    let mut server = TestServer::start(config).await;
+    let before = server.model().params;
+    let len = before.len();
+    let clients = cohort(&server, 4).await;
+    let mut kept = Vec::new();
+    for (i, (mut socket, task)) in clients.into_iter().enumerate() {
+        let setup = task
+            .secure
+            .clone()
+            .expect("the task carries the secure setup");
+        let key = setup
+            .mask_server_key
+            .clone()
+            .expect("the mask server's key");
+        // Client 4 vanishes after training: only three inputs arrive.
+        if i == 3 {
+            socket.close().await;
+            continue;
+        }
+        let fixed = FixedPoint::with(setup.clip_range, setup.value_bits);
+        let ring = starling_secagg::Ring::new(setup.ring_bits).unwrap();
+        let values = vec![0.01 * (i as f32 + 1.0); len];
+        let mut encoded = fixed.encode(&values, 50, i as u64).unwrap().values;
+        let share =
+            starling_secagg::two_server::split(ring, &mut encoded, &key, task.round, setup.slot)
+                .unwrap();
+        let reply = starling_proto::SecureReply::MaskedInput {
+            round: task.round,
+            masked: ring.pack(&encoded),
+            mask_share: Some(share),
+            report: starling_proto::TrainingReport {
+                local_steps: 2,
+                train_loss: 0.25,
+            },
+        };
+        socket.send(&ClientMessage::Secure(reply)).await;
+        kept.push(socket);
+    }
+    let metrics = server.round_completed(1).await;
+    assert_eq!(metrics.error, None);
+    let secure = metrics.secure_aggregation.expect("secure metrics");
+    assert_eq!(secure.protocol, "two-server");
+    assert_eq!((secure.clients, secure.survivors), (4, 3));
+    assert_eq!(
+        (metrics.completed, metrics.dropped, metrics.examples),
+        (3, 1, 150)
+    );
+    // The mean of 0.01, 0.02 and 0.03.
+    let after = server.model().params;
+    let step = 1.0 / 65535.0;
+    for (a, b) in after.values().iter().zip(before.values()) {
+        let shift = f64::from(a - b);
+        assert!((shift - 0.02).abs() < 4.0 * step, "shift {shift}");
+    }
+    server.finish().await;
+    let _ = stop_mask_server.send(());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_server_without_a_reachable_mask_server_does_not_start() {
+    let mut config = test_config(2, 1);
+    config.secure_aggregation = "two-server".to_owned();
+    config.secure.mask_server = Some("ws://127.0.0.1:9/mask".to_owned());
+    config.secure.phase_timeout_secs = 2.0;
+    let dir = tempfile::tempdir().unwrap();
+    config.runs_dir = dir.path().to_path_buf();
+    let err = starling_server::start_run(config).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("mask server at ws://127.0.0.1:9/mask"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mask_server_answers_each_round_once() {
+    let (url, stop) = start_mask_server().await;
+    let timeout = std::time::Duration::from_secs(5);
+    let mut link = starling_server::mask_server::MaskServerLink::connect(&url, timeout)
+        .await
+        .unwrap();
+    let ring = starling_secagg::Ring::new(16).unwrap();
+    let key = link.public_key().to_vec();
+    let seeds: Vec<(u32, Vec<u8>)> = (1..=3)
+        .map(|slot| {
+            let mut input = vec![5u64, 6];
+            let share = starling_secagg::two_server::split(ring, &mut input, &key, 1, slot);
+            (slot, share.unwrap())
+        })
+        .collect();
+    let err = link
+        .sum("run", 1, ring, 2, seeds[..1].to_vec())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("rejected"), "{err}");
+    link.sum("run", 1, ring, 2, seeds.clone()).await.unwrap();
+    let err = link
+        .sum("run", 1, ring, 2, seeds[..2].to_vec())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("already answered"), "{err}");
+    let _ = stop.send(());
+}

@@ -78,3 +78,39 @@ async fn secagg_plus_pairs_each_client_with_its_neighbours_only() {
         f.protocol_bytes
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_server_rounds_split_updates_with_a_mask_server() {
+    let service = starling_server::mask_server::MaskService::new(2).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(starling_server::serve(
+        listener,
+        starling_server::mask_server::router(service),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = small_run(dir.path(), 5);
+    config.run.rounds = 2;
+    config.run.secure_aggregation = "two-server".to_owned();
+    config.run.secure.mask_server = Some(format!("ws://{addr}/mask"));
+    let report = run_sim(config).await;
+    assert!(
+        report.client_errors.is_empty(),
+        "{:?}",
+        report.client_errors
+    );
+    let rounds = starling_server::read_metrics(&report.run_dir).unwrap();
+    assert_eq!(rounds.len(), 2);
+    for m in &rounds {
+        assert_eq!(m.error, None, "round {}", m.round);
+        let secure = m.secure_aggregation.as_ref().expect("secure metrics");
+        assert_eq!(secure.protocol, "two-server");
+        assert_eq!(secure.survivors, m.sampled);
+    }
+    assert!(rounds[1].test_accuracy.unwrap() > 0.3);
+    let _ = stop.send(());
+}

@@ -6,10 +6,22 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 use starling_server::web::WebAssets;
-use starling_server::{RunConfig, RunHandle, RunSummary, StopHandle, api, http, start_run};
+use starling_server::{
+    RunConfig, RunHandle, RunSummary, StopHandle, api, http, mask_server, start_run,
+};
 
 use crate::args::RunArgs;
 use crate::{logging, report};
+
+/// What a `starling serve` process is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// The coordinator that runs rounds (the default).
+    Coordinator,
+    /// The second server of the two-server protocol: it sums the clients'
+    /// mask shares for the coordinator at /mask.
+    MaskServer,
+}
 
 /// Options of `starling serve`.
 #[derive(Args, Debug)]
@@ -17,6 +29,12 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
+    /// Run the coordinator, or the mask server of the two-server protocol.
+    #[arg(long, value_enum, default_value = "coordinator")]
+    pub role: Role,
+    /// Mask server: the fewest clients a mask sum may cover (at least 2).
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub min_sum_clients: usize,
     /// Folder with the built browser client (`cargo xtask build-web`)
     /// [default: target/web/client of the checkout the binary was built in].
     #[arg(long, value_name = "DIR")]
@@ -48,9 +66,13 @@ pub fn web_dir(arg: Option<&Path>) -> anyhow::Result<PathBuf> {
     }
 }
 
-/// Runs the coordinator until the run ends or Ctrl-C.
+/// Runs the coordinator until the run ends or Ctrl-C, or the mask server
+/// until Ctrl-C.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     logging::init("info");
+    if args.role == Role::MaskServer {
+        return serve_mask_server(args.bind, args.min_sum_clients).await;
+    }
     let config = args.run.resolve(RunConfig::default())?;
     let web_dir = web_dir(args.web_dir.as_deref())?;
     let (summary, run_dir) = serve_run(config, args.bind, &web_dir, |ready| {
@@ -79,6 +101,34 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .await?;
     println!("{}", report::final_line(&summary, &run_dir));
     report::check_finished(&summary)
+}
+
+/// Serves the two-server protocol's mask server until Ctrl-C or SIGTERM.
+async fn serve_mask_server(bind: SocketAddr, min_clients: usize) -> anyhow::Result<()> {
+    let service = mask_server::MaskService::new(min_clients)?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("failed to listen on {bind}"))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, min_clients = min_clients.max(2), "mask server listening");
+    println!("mask server listening on ws://{address}/mask");
+    let shutdown = async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+                return;
+            }
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    starling_server::serve(listener, mask_server::router(service), shutdown).await?;
+    tracing::info!(%address, "mask server stopped");
+    Ok(())
 }
 
 /// Starts a run, serves it on `bind`, calls `on_ready` with the bound

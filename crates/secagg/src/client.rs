@@ -15,7 +15,7 @@ use crate::prg::{self, Sign};
 use crate::ring::Ring;
 use crate::{SecAggError, random, seal, shamir};
 
-/// Where a client is in the protocol.
+/// The protocol phase a client has reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientPhase {
     /// Keys advertised; waiting for the neighbours' keys.

@@ -7,11 +7,15 @@
 //! the total. Nothing is lost when a client drops: the aggregator asks for
 //! the mask sum of exactly the clients whose shares it holds.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+use starling_proto::{SecureProtocol, SecureReply};
 
 use crate::keys::{self, KeyPair};
+use crate::params::SecureParams;
 use crate::prg::{self, Sign};
 use crate::ring::Ring;
+use crate::server::Participation;
 use crate::{SecAggError, random, seal};
 
 /// Bytes of an uncompressed SEC1 public key, the prefix of a sealed seed.
@@ -116,6 +120,138 @@ impl MaskServer {
         let key = self.key.agree(&ephemeral, &label);
         let seed = seal::open(&key, &label, ciphertext).ok_or_else(bad)?;
         seed.try_into().map_err(|_| bad())
+    }
+}
+
+/// The aggregator's side of a two-server round: it keeps each client's
+/// masked share and sealed seed, hands the seeds to the mask server, and
+/// adds the mask server's sum to its own.
+#[derive(Debug)]
+pub struct Aggregator {
+    params: SecureParams,
+    ring: Ring,
+    round: u32,
+    masked: BTreeMap<u32, Vec<u64>>,
+    seeds: BTreeMap<u32, Vec<u8>>,
+}
+
+impl Aggregator {
+    /// Opens a round after checking `params`.
+    pub fn new(params: SecureParams, round: u32) -> Result<Self, SecAggError> {
+        params.check()?;
+        if params.protocol != SecureProtocol::TwoServer {
+            return Err(SecAggError::Params(format!(
+                "the two-server aggregator cannot run {}",
+                params.protocol
+            )));
+        }
+        Ok(Self {
+            ring: Ring::new(params.ring_bits)?,
+            params,
+            round,
+            masked: BTreeMap::new(),
+            seeds: BTreeMap::new(),
+        })
+    }
+
+    /// The ring of the round.
+    pub fn ring(&self) -> Ring {
+        self.ring
+    }
+
+    /// Elements of each vector: the values, the weight and the clipped
+    /// count.
+    pub fn width(&self) -> usize {
+        self.params.len + 2
+    }
+
+    /// Takes a client's masked input and sealed seed. Anything else, a
+    /// repeated input, or one for another round is rejected.
+    pub fn receive(&mut self, slot: u32, reply: SecureReply) -> Result<(), SecAggError> {
+        if reply.round() != self.round {
+            return Err(SecAggError::Protocol(format!(
+                "{} message for round {} arrived in round {}",
+                reply.phase(),
+                reply.round(),
+                self.round
+            )));
+        }
+        let SecureReply::MaskedInput {
+            masked, mask_share, ..
+        } = reply
+        else {
+            return Err(SecAggError::Protocol(format!(
+                "{} message arrived, but the two-server protocol takes only masked inputs",
+                reply.phase()
+            )));
+        };
+        if slot == 0 || slot > self.params.clients {
+            return Err(SecAggError::Protocol(format!(
+                "slot {slot} is not part of this round"
+            )));
+        }
+        if self.masked.contains_key(&slot) {
+            return Err(SecAggError::Protocol(format!(
+                "slot {slot} already sent its masked input"
+            )));
+        }
+        let seed = mask_share.ok_or_else(|| {
+            SecAggError::Protocol(format!("slot {slot} sent no share for the mask server"))
+        })?;
+        let values = self.ring.unpack(&masked, self.width())?;
+        self.masked.insert(slot, values);
+        self.seeds.insert(slot, seed);
+        Ok(())
+    }
+
+    /// True once every client's input arrived.
+    pub fn complete(&self) -> bool {
+        self.masked.len() >= self.params.clients as usize
+    }
+
+    /// Clients whose input arrived.
+    pub fn received(&self) -> usize {
+        self.masked.len()
+    }
+
+    /// The sealed seeds to send to the mask server, by slot.
+    pub fn sealed_seeds(&self) -> Vec<(u32, Vec<u8>)> {
+        self.seeds
+            .iter()
+            .map(|(slot, seed)| (*slot, seed.clone()))
+            .collect()
+    }
+
+    /// Adds the mask server's sum to the aggregator's: the total of the
+    /// clients' inputs.
+    pub fn finish(&self, mask_sum: &[u64]) -> Result<(Vec<u64>, Participation), SecAggError> {
+        if self.masked.len() < 2 {
+            return Err(SecAggError::BelowThreshold {
+                phase: "masked-input",
+                have: self.masked.len(),
+                need: 2,
+            });
+        }
+        if mask_sum.len() != self.width() {
+            return Err(SecAggError::BadInput(format!(
+                "the mask server's sum has {} elements, expected {}",
+                mask_sum.len(),
+                self.width()
+            )));
+        }
+        let mut sum = mask_sum.to_vec();
+        for values in self.masked.values() {
+            self.ring.add_assign(&mut sum, values);
+        }
+        let participation = Participation {
+            advertised: self.masked.len(),
+            shared: self.masked.len(),
+            survivors: self.masked.len(),
+            revealed: 0,
+            recovered: 0,
+            reconstructions: 0,
+        };
+        Ok((sum, participation))
     }
 }
 

@@ -172,6 +172,16 @@ pub async fn start_run(config: RunConfig) -> Result<RunHandle, StartError> {
         reason: err.to_string(),
     })?;
     let privacy = Privacy::new(&config)?;
+    let mask_server = match (&config.secure_protocol()?, &config.secure.mask_server) {
+        (Some(starling_proto::SecureProtocol::TwoServer), Some(url)) => Some(
+            crate::mask_server::MaskServerLink::connect(
+                url,
+                Duration::from_secs_f64(config.secure.phase_timeout_secs),
+            )
+            .await?,
+        ),
+        _ => None,
+    };
     let dense_payload_len = UpdatePayload::Dense(data.initial_model.clone()).encoded_len();
     let feed = Feed::new();
     let mut header = run_header(&config, &run_id);
@@ -211,6 +221,7 @@ pub async fn start_run(config: RunConfig) -> Result<RunHandle, StartError> {
     let coordinator = Coordinator {
         strategy,
         privacy,
+        mask_server,
         global: data.initial_model,
         test_set: Arc::new(data.test_set),
         train_set: Arc::new(data.train_set),
@@ -277,6 +288,8 @@ struct Coordinator {
     strategy: Strategy,
     /// DP-FedAvg state; `None` without differential privacy.
     privacy: Option<Privacy>,
+    /// The two-server protocol's link to the mask server.
+    mask_server: Option<crate::mask_server::MaskServerLink>,
     events: mpsc::Receiver<Event>,
     shutdown: watch::Receiver<bool>,
     feed: Feed,
@@ -430,7 +443,7 @@ impl Coordinator {
                     candidates.len(),
                     self.config.fraction,
                     self.config.clients_per_round,
-                    self.config.min_clients,
+                    self.config.cohort_floor(),
                 );
                 sample_clients(&candidates, count, self.config.seed, round)
             }
@@ -457,11 +470,16 @@ impl Coordinator {
             let params =
                 self.config
                     .secure_params(protocol, open.sampled.len() as u32, self.global.len());
+            let mask_key = self
+                .mask_server
+                .as_ref()
+                .map(|link| link.public_key().to_vec());
             match SecureRound::new(
                 params,
                 &open.sampled,
                 round,
                 round_seed(self.config.seed, round),
+                mask_key,
             ) {
                 Ok(secure) => open.secure = Some(secure),
                 Err(err) => {
@@ -504,6 +522,15 @@ impl Coordinator {
     /// `close_round` then records the abort.
     async fn run_secure_phases(&mut self, round: u32) -> Result<(), FinishReason> {
         let phase_timeout = Duration::from_secs_f64(self.config.secure.phase_timeout_secs);
+        let mask_request = self
+            .open
+            .as_ref()
+            .and_then(|open| open.secure.as_ref())
+            .and_then(SecureRound::mask_request);
+        if let Some(request) = mask_request {
+            self.collect_mask_sum(round, request).await;
+            return Ok(());
+        }
         for _ in 0..3 {
             let Some(secure) = self.open.as_mut().and_then(|open| open.secure.as_mut()) else {
                 return Ok(());
@@ -538,6 +565,34 @@ impl Coordinator {
             }
         }
         Ok(())
+    }
+
+    /// Two-server rounds: asks the mask server for the sum of the masks of
+    /// the clients whose input arrived. Without that sum the round aborts.
+    async fn collect_mask_sum(&mut self, round: u32, request: secure::MaskRequest) {
+        let secure::MaskRequest { ring, width, seeds } = request;
+        if seeds.len() < 2 {
+            tracing::warn!(
+                round,
+                inputs = seeds.len(),
+                "two-server round aborted: fewer than 2 inputs"
+            );
+            return;
+        }
+        let Some(link) = self.mask_server.as_mut() else {
+            tracing::error!(round, "two-server round without a mask server link");
+            return;
+        };
+        match link.sum(&self.run_id, round, ring, width, seeds).await {
+            Ok(sum) => {
+                if let Some(secure) = self.open.as_mut().and_then(|open| open.secure.as_mut()) {
+                    secure.set_mask_sum(sum);
+                }
+            }
+            Err(err) => {
+                tracing::error!(round, error = %err, "mask server sum failed; the round aborts");
+            }
+        }
     }
 
     fn send_secure(&mut self, client_id: &str, request: SecureRequest) {

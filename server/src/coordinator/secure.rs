@@ -9,11 +9,22 @@ use starling_proto::{
     ClientMessage, ErrorCode, SecureReply, SecureRequest, SecureSetup, TrainingReport,
 };
 use starling_runlog::SecAggRound;
+use starling_secagg::two_server::Aggregator;
 use starling_secagg::{
-    Decoded, FixedPoint, MaskingServer, Participation, SecAggError, SecureParams,
+    Decoded, FixedPoint, MaskingServer, Participation, Ring, SecAggError, SecureParams,
 };
 
 use super::round::Rejection;
+
+/// The protocol engine of a round.
+#[derive(Debug)]
+enum Engine {
+    /// SecAgg or SecAgg+.
+    Masking(MaskingServer),
+    /// The aggregator's half of the two-server protocol, with the mask
+    /// server's sum once it arrived.
+    TwoServer(Aggregator, Option<Vec<u64>>),
+}
 
 /// A secure round's state on the server.
 #[derive(Debug)]
@@ -21,13 +32,25 @@ pub struct SecureRound {
     params: SecureParams,
     slots: BTreeMap<String, u32>,
     ids: BTreeMap<u32, String>,
-    server: MaskingServer,
+    engine: Engine,
+    mask_server_key: Option<Vec<u8>>,
     reports: BTreeMap<u32, TrainingReport>,
     /// Bytes of key advertisements, share bundles, requests and revealed
     /// shares, both directions: what the protocol adds to the updates.
     pub protocol_bytes: u64,
     /// Bytes of the masked inputs.
     pub masked_bytes: u64,
+}
+
+/// What the coordinator sends the mask server in a two-server round.
+#[derive(Debug)]
+pub struct MaskRequest {
+    /// The ring of the round.
+    pub ring: Ring,
+    /// Elements per vector.
+    pub width: usize,
+    /// Each client's slot and sealed seed.
+    pub seeds: Vec<(u32, Vec<u8>)>,
 }
 
 /// The decoded outcome of a secure round.
@@ -56,11 +79,22 @@ impl SecureRound {
         sampled: &BTreeSet<String>,
         round: u32,
         graph_seed: u64,
+        mask_server_key: Option<Vec<u8>>,
     ) -> Result<Self, SecAggError> {
         let slots: BTreeMap<String, u32> = sampled.iter().cloned().zip(1u32..).collect();
         let ids = slots.iter().map(|(id, slot)| (*slot, id.clone())).collect();
+        let engine = match params.protocol {
+            starling_proto::SecureProtocol::TwoServer => {
+                if mask_server_key.is_none() {
+                    return Err(SecAggError::Params("no mask server key".into()));
+                }
+                Engine::TwoServer(Aggregator::new(params.clone(), round)?, None)
+            }
+            _ => Engine::Masking(MaskingServer::new(params.clone(), round, graph_seed)?),
+        };
         Ok(Self {
-            server: MaskingServer::new(params.clone(), round, graph_seed)?,
+            engine,
+            mask_server_key,
             params,
             slots,
             ids,
@@ -74,7 +108,7 @@ impl SecureRound {
     pub fn setup(&self, client_id: &str) -> Option<SecureSetup> {
         self.slots
             .get(client_id)
-            .map(|&slot| self.params.setup(slot, None))
+            .map(|&slot| self.params.setup(slot, self.mask_server_key.clone()))
     }
 
     /// The protocol's name.
@@ -82,14 +116,41 @@ impl SecureRound {
         self.params.protocol.as_str()
     }
 
-    /// The phase being collected, for logs.
+    /// The phase being collected: `unmask` once the sum can be computed.
     pub fn phase(&self) -> &'static str {
-        self.server.phase().name()
+        match &self.engine {
+            Engine::Masking(server) => server.phase().name(),
+            Engine::TwoServer(_, None) => "masked-input",
+            Engine::TwoServer(_, Some(_)) => "unmask",
+        }
     }
 
     /// True when every client expected in the current phase replied.
     pub fn phase_complete(&self) -> bool {
-        self.server.phase_complete()
+        match &self.engine {
+            Engine::Masking(server) => server.phase_complete(),
+            Engine::TwoServer(aggregator, _) => aggregator.complete(),
+        }
+    }
+
+    /// Two-server rounds: what to send the mask server; `None` for other
+    /// protocols and once its sum arrived.
+    pub fn mask_request(&self) -> Option<MaskRequest> {
+        match &self.engine {
+            Engine::TwoServer(aggregator, None) => Some(MaskRequest {
+                ring: aggregator.ring(),
+                width: aggregator.width(),
+                seeds: aggregator.sealed_seeds(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Two-server rounds: stores the mask server's sum.
+    pub fn set_mask_sum(&mut self, sum: Vec<u64>) {
+        if let Engine::TwoServer(_, slot) = &mut self.engine {
+            *slot = Some(sum);
+        }
     }
 
     /// Counts the bytes of a client's secure frame.
@@ -126,7 +187,14 @@ impl SecureRound {
                 ),
             ));
         }
-        self.server.receive(slot, reply).map_err(|err| {
+        let received = match &mut self.engine {
+            Engine::Masking(server) => server.receive(slot, reply),
+            Engine::TwoServer(aggregator, None) => aggregator.receive(slot, reply),
+            Engine::TwoServer(_, Some(_)) => Err(SecAggError::Protocol(
+                "the round's inputs are closed".into(),
+            )),
+        };
+        received.map_err(|err| {
             Rejection::new(
                 ErrorCode::SecureProtocol,
                 format!("secure message rejected: {err}"),
@@ -141,7 +209,10 @@ impl SecureRound {
     /// Closes the current phase; returns the next phase's requests by
     /// client id.
     pub fn advance(&mut self) -> Result<Vec<(String, SecureRequest)>, SecAggError> {
-        let requests = self.server.advance()?;
+        let Engine::Masking(server) = &mut self.engine else {
+            return Ok(Vec::new());
+        };
+        let requests = server.advance()?;
         Ok(requests
             .into_iter()
             .filter_map(|(slot, request)| self.ids.get(&slot).map(|id| (id.clone(), request)))
@@ -150,7 +221,15 @@ impl SecureRound {
 
     /// Unmasks and decodes the sum.
     pub fn finish(&mut self) -> Result<SecureOutcome, SecAggError> {
-        let (sum, participation) = self.server.finish()?;
+        let (sum, participation) = match &mut self.engine {
+            Engine::Masking(server) => server.finish()?,
+            Engine::TwoServer(aggregator, Some(mask_sum)) => aggregator.finish(mask_sum)?,
+            Engine::TwoServer(_, None) => {
+                return Err(SecAggError::Protocol(
+                    "the mask server's sum never arrived".into(),
+                ));
+            }
+        };
         let fixed = FixedPoint::new(&self.params);
         let decoded: Decoded = fixed.decode(&sum, self.params.len)?;
         let mean = decoded

@@ -1,0 +1,280 @@
+//! The mask server of the two-server protocol, `starling serve --role
+//! mask-server`, and the aggregator's link to it.
+//!
+//! Clients seal a 32-byte seed to the mask server's public key and send it
+//! through the aggregator, which cannot open it. Once a round's inputs are
+//! in, the aggregator sends the sealed seeds of the clients it heard from;
+//! the mask server expands each seed into its mask and returns the sum.
+//! It answers each (run, round) once and never for fewer than two clients,
+//! so the aggregator cannot isolate one client by asking for sums of
+//! different subsets. Both sides speak `MaskServerRequest` and
+//! `MaskServerReply` in binary WebSocket frames on `/mask`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use futures_util::{SinkExt, StreamExt};
+use starling_proto::{
+    DEFAULT_MAX_MESSAGE_BYTES, MaskServerReply, MaskServerRequest, decode_mask, encode_mask,
+};
+use starling_secagg::Ring;
+use starling_secagg::two_server::MaskServer;
+
+/// Error of the aggregator's link to the mask server.
+#[derive(Debug, thiserror::Error)]
+pub enum MaskLinkError {
+    /// The WebSocket connection failed or closed.
+    #[error("mask server at {url}: {reason}")]
+    Connection {
+        /// The mask server's address.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The mask server rejected the request.
+    #[error("mask server at {url} rejected the request: {reason}")]
+    Rejected {
+        /// The mask server's address.
+        url: String,
+        /// Its explanation.
+        reason: String,
+    },
+    /// The reply did not fit the request.
+    #[error("mask server at {url} sent an unexpected reply: {reason}")]
+    BadReply {
+        /// The mask server's address.
+        url: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+}
+
+/// The mask server's state, shared by its connections.
+#[derive(Clone, Debug)]
+pub struct MaskService {
+    server: Arc<Mutex<MaskServer>>,
+}
+
+impl MaskService {
+    /// A mask server with a fresh key, refusing sums over fewer than
+    /// `min_clients` clients (at least 2).
+    pub fn new(min_clients: usize) -> Result<Self, starling_secagg::SecAggError> {
+        Ok(Self {
+            server: Arc::new(Mutex::new(MaskServer::new(min_clients)?)),
+        })
+    }
+
+    /// The public key clients seal their seeds to.
+    pub fn public_key(&self) -> Vec<u8> {
+        self.server
+            .lock()
+            .map(|server| server.public_key().to_vec())
+            .unwrap_or_default()
+    }
+
+    fn answer(&self, request: MaskServerRequest) -> MaskServerReply {
+        match request {
+            MaskServerRequest::PublicKey => MaskServerReply::PublicKey(self.public_key()),
+            MaskServerRequest::Sum {
+                run,
+                round,
+                ring_bits,
+                len,
+                seeds,
+            } => {
+                let result = Ring::new(ring_bits).and_then(|ring| {
+                    let mut server = self.server.lock().map_err(|_| {
+                        starling_secagg::SecAggError::Protocol("mask server state poisoned".into())
+                    })?;
+                    let sum = server.mask_sum(&run, round, ring, len as usize, &seeds)?;
+                    Ok(ring.pack(&sum))
+                });
+                match result {
+                    Ok(packed) => {
+                        tracing::info!(run, round, clients = seeds.len(), "mask sum sent");
+                        MaskServerReply::Sum(packed)
+                    }
+                    Err(err) => {
+                        tracing::warn!(run, round, clients = seeds.len(), error = %err, "mask sum rejected");
+                        MaskServerReply::Error(err.to_string())
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Routes of the mask server: `GET /mask` (WebSocket) and `GET /healthz`.
+pub fn router(service: MaskService) -> Router {
+    Router::new()
+        .route("/mask", get(upgrade))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(service)
+}
+
+async fn upgrade(State(service): State<MaskService>, ws: WebSocketUpgrade) -> impl IntoResponse {
+    ws.max_message_size(DEFAULT_MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| serve_link(socket, service))
+}
+
+async fn serve_link(socket: WebSocket, service: MaskService) {
+    tracing::info!("aggregator connected");
+    let (mut sink, mut stream) = socket.split();
+    while let Some(message) = stream.next().await {
+        let frame = match message {
+            Ok(Message::Binary(frame)) => frame,
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(_) => continue,
+        };
+        let reply = match decode_mask::<MaskServerRequest>(&frame, DEFAULT_MAX_MESSAGE_BYTES) {
+            Ok(request) => {
+                let service = service.clone();
+                match tokio::task::spawn_blocking(move || service.answer(request)).await {
+                    Ok(reply) => reply,
+                    Err(err) => MaskServerReply::Error(format!("mask sum task failed: {err}")),
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "undecodable request from the aggregator");
+                MaskServerReply::Error(format!("undecodable request: {err}"))
+            }
+        };
+        let Ok(encoded) = encode_mask(&reply) else {
+            tracing::error!("failed to encode a mask server reply");
+            break;
+        };
+        if sink.send(Message::Binary(encoded.into())).await.is_err() {
+            break;
+        }
+    }
+    tracing::info!("aggregator disconnected");
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The aggregator's connection to the mask server.
+#[derive(Debug)]
+pub struct MaskServerLink {
+    url: String,
+    socket: Socket,
+    public_key: Vec<u8>,
+    timeout: Duration,
+}
+
+impl MaskServerLink {
+    /// Connects to the mask server at `url` (`ws://host:port/mask`) and
+    /// fetches its public key; each request may take up to `timeout`.
+    pub async fn connect(url: &str, timeout: Duration) -> Result<Self, MaskLinkError> {
+        let connect = tokio_tungstenite::connect_async(url);
+        let (socket, _) = tokio::time::timeout(timeout, connect)
+            .await
+            .map_err(|_| MaskLinkError::Connection {
+                url: url.to_owned(),
+                reason: format!("connection timed out after {:.0} s", timeout.as_secs_f64()),
+            })?
+            .map_err(|err| MaskLinkError::Connection {
+                url: url.to_owned(),
+                reason: err.to_string(),
+            })?;
+        let mut link = Self {
+            url: url.to_owned(),
+            socket,
+            public_key: Vec::new(),
+            timeout,
+        };
+        match link.request(&MaskServerRequest::PublicKey).await? {
+            MaskServerReply::PublicKey(key) => link.public_key = key,
+            other => return Err(link.unexpected(&other)),
+        }
+        tracing::info!(url, "connected to the mask server");
+        Ok(link)
+    }
+
+    /// The mask server's public key.
+    pub fn public_key(&self) -> &[u8] {
+        &self.public_key
+    }
+
+    /// Asks for the sum of the masks of `seeds` in round `round` of `run`.
+    pub async fn sum(
+        &mut self,
+        run: &str,
+        round: u32,
+        ring: Ring,
+        len: usize,
+        seeds: Vec<(u32, Vec<u8>)>,
+    ) -> Result<Vec<u64>, MaskLinkError> {
+        let request = MaskServerRequest::Sum {
+            run: run.to_owned(),
+            round,
+            ring_bits: ring.bits(),
+            len: len as u32,
+            seeds,
+        };
+        match self.request(&request).await? {
+            MaskServerReply::Sum(packed) => {
+                ring.unpack(&packed, len)
+                    .map_err(|err| MaskLinkError::BadReply {
+                        url: self.url.clone(),
+                        reason: err.to_string(),
+                    })
+            }
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    async fn request(
+        &mut self,
+        request: &MaskServerRequest,
+    ) -> Result<MaskServerReply, MaskLinkError> {
+        let connection = |reason: String| MaskLinkError::Connection {
+            url: self.url.clone(),
+            reason,
+        };
+        let frame = encode_mask(request).map_err(|err| connection(err.to_string()))?;
+        let exchange = async {
+            self.socket
+                .send(tokio_tungstenite::tungstenite::Message::Binary(
+                    frame.into(),
+                ))
+                .await
+                .map_err(|err| err.to_string())?;
+            loop {
+                match self.socket.next().await {
+                    Some(Ok(tokio_tungstenite::tungstenite::Message::Binary(frame))) => {
+                        return decode_mask::<MaskServerReply>(&frame, DEFAULT_MAX_MESSAGE_BYTES)
+                            .map_err(|err| err.to_string());
+                    }
+                    Some(Ok(_)) => continue,
+                    Some(Err(err)) => return Err(err.to_string()),
+                    None => return Err("connection closed".to_owned()),
+                }
+            }
+        };
+        let timeout = self.timeout;
+        let reply = tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| connection(format!("no reply within {:.0} s", timeout.as_secs_f64())))?
+            .map_err(connection)?;
+        Ok(reply)
+    }
+
+    fn unexpected(&self, reply: &MaskServerReply) -> MaskLinkError {
+        match reply {
+            MaskServerReply::Error(reason) => MaskLinkError::Rejected {
+                url: self.url.clone(),
+                reason: reason.clone(),
+            },
+            other => MaskLinkError::BadReply {
+                url: self.url.clone(),
+                reason: format!("{other:?}"),
+            },
+        }
+    }
+}
