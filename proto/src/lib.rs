@@ -26,5 +26,5 @@ pub use message::{
 pub use params::{ParamError, ParamSet, TensorSpec, compare_layouts};
 pub use secure::{
     MaskServerReply, MaskServerRequest, PeerKeys, RevealedShare, SealedShares, SecureProtocol,
-    SecureReply, SecureRequest, SecureSetup, TrainingReport,
+    SecureReply, SecureRequest, SecureSetup, SkellamSetup, TrainingReport,
 };

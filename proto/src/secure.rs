@@ -64,6 +64,23 @@ pub struct SecureSetup {
     /// Two-server protocol: the mask server's public key, which seals the
     /// client's share for it.
     pub mask_server_key: Option<Vec<u8>>,
+    /// Differential privacy with distributed noise: the client adds its
+    /// share of Skellam noise to the rounded update before masking, and
+    /// encodes it as signed integers instead of `value_bits` levels.
+    pub noise: Option<SkellamSetup>,
+}
+
+/// Distributed Skellam noise that every client of a secure round adds.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SkellamSetup {
+    /// L2 norm C the update is clipped to.
+    pub clip_norm: f64,
+    /// Scale γ from update units to integers.
+    pub scale: f64,
+    /// Bound Δ2 on the rounded update's L2 norm.
+    pub l2_bound: f64,
+    /// λ of the client's Sk(λ, λ) noise per coordinate.
+    pub lambda: f64,
 }
 
 /// One client's public keys, as the server relays them to its neighbours.

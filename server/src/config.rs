@@ -479,10 +479,12 @@ impl RunConfig {
         let threshold = ((f64::from(shares) * self.secure.threshold).ceil() as u32)
             .max(shares / 2 + 1)
             .min(shares);
-        let weighted = !matches!(
-            self.strategy_options.weighting,
-            starling_aggregate::Weighting::Uniform
-        );
+        // DP-FedAvg weighs every client equally.
+        let weighted = self.privacy.is_none()
+            && !matches!(
+                self.strategy_options.weighting,
+                starling_aggregate::Weighting::Uniform
+            );
         starling_secagg::SecureParams {
             protocol,
             clients,
@@ -494,6 +496,7 @@ impl RunConfig {
             max_weight: self.secure.max_weight,
             weighted,
             len,
+            noise: None,
         }
     }
 
@@ -523,13 +526,31 @@ impl RunConfig {
                  ([secure] value_bits)",
             ));
         }
-        if self.privacy.is_some() {
-            return Err(invalid(
-                "secure_aggregation",
-                value,
-                "cannot be combined with [privacy] yet: the server would need each update to \
-                 clip and noise it",
-            ));
+        if let Some(privacy) = &self.privacy {
+            if protocol == SecureProtocol::TwoServer {
+                return Err(invalid(
+                    "secure_aggregation",
+                    value,
+                    "two-server cannot be combined with [privacy] yet; use secagg or secagg+, \
+                     whose clients add distributed noise",
+                ));
+            }
+            if privacy.noise_multiplier.is_none() {
+                return Err(invalid(
+                    "privacy.target_epsilon",
+                    format!("{:?}", privacy.target_epsilon),
+                    "with secure aggregation set privacy.noise_multiplier: the calibration \
+                     assumes server noise with amplification by sampling",
+                ));
+            }
+            if privacy.per_layer || privacy.target_quantile.is_some() {
+                return Err(invalid(
+                    "privacy",
+                    value,
+                    "with secure aggregation clients clip the whole update to a fixed norm; \
+                     per_layer and target_quantile need the server to see updates",
+                ));
+            }
         }
         if protocol == SecureProtocol::TwoServer {
             let url = self.secure.mask_server.clone().unwrap_or_default();

@@ -292,3 +292,70 @@ async fn mask_server_answers_each_round_once() {
     assert!(err.to_string().contains("already answered"), "{err}");
     let _ = stop.send(());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distributed_noise_sum_is_divided_by_the_expected_cohort() {
+    let mut config = test_config(4, 1);
+    config.secure_aggregation = "secagg".to_owned();
+    config.secure.phase_timeout_secs = 5.0;
+    config.privacy = Some(starling_server::PrivacyConfig {
+        noise_multiplier: Some(1e-6),
+        sampling_rate: 1.0,
+        population: Some(4),
+        clip_norm: 1.0,
+        ..starling_server::PrivacyConfig::default()
+    });
+    let mut server = TestServer::start(config).await;
+    let before = server.model().params;
+    let len = before.len();
+    let clients = cohort(&server, 4).await;
+    let mut states = BTreeMap::new();
+    let mut sockets = BTreeMap::new();
+    for (i, (mut socket, task)) in clients.into_iter().enumerate() {
+        let setup = task
+            .secure
+            .clone()
+            .expect("the task carries the secure setup");
+        let noise = setup.noise.expect("distributed noise with [privacy]");
+        let skellam = starling_privacy::SkellamNoise {
+            clip_norm: noise.clip_norm,
+            scale: noise.scale,
+            l2_bound: noise.l2_bound,
+            lambda: noise.lambda,
+        };
+        let ring = starling_secagg::Ring::new(setup.ring_bits).unwrap();
+        // Client i sends 0.0005 · (i + 1) everywhere: norm 0.22 to 0.89,
+        // within C = 1.
+        let values = vec![0.0005 * (i as f32 + 1.0); len];
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(i as u64);
+        let (integers, clipped) = skellam.encode(&values, &mut rng).unwrap();
+        assert!(!clipped);
+        let mut vector: Vec<u64> = integers.iter().map(|&v| ring.from_signed(v)).collect();
+        vector.extend([1, 0]);
+        let (state, advert) = MaskingClient::new(&setup, task.round, vector).unwrap();
+        socket.send(&ClientMessage::Secure(advert)).await;
+        states.insert(setup.slot, state);
+        sockets.insert(setup.slot, socket);
+    }
+    for _ in 0..3 {
+        for (slot, socket) in sockets.iter_mut() {
+            let request = next_request(socket).await;
+            let reply = states.get_mut(slot).unwrap().on_request(request).unwrap();
+            socket.send(&ClientMessage::Secure(reply)).await;
+        }
+    }
+    let metrics = server.round_completed(1).await;
+    assert_eq!(metrics.error, None);
+    let privacy = metrics.privacy.expect("privacy metrics");
+    assert!(privacy.epsilon > 0.0);
+    // (0.0005 + 0.001 + 0.0015 + 0.002) / (q·N = 4) = 0.00125, within
+    // four rounding steps 1/γ = C / 2^16 over 4 and noise of standard
+    // deviation z·C/4 per value.
+    let after = server.model().params;
+    let tolerance = 3e-5;
+    for (a, b) in after.values().iter().zip(before.values()) {
+        let shift = f64::from(a - b);
+        assert!((shift - 0.00125).abs() < tolerance, "shift {shift}");
+    }
+    server.finish().await;
+}

@@ -114,3 +114,47 @@ async fn two_server_rounds_split_updates_with_a_mask_server() {
     assert!(rounds[1].test_accuracy.unwrap() > 0.3);
     let _ = stop.send(());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distributed_noise_rounds_report_epsilon_and_learn() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = small_run(dir.path(), 6);
+    config.clients = 8;
+    config.run.rounds = 3;
+    config.run.secure_aggregation = "secagg".to_owned();
+    config.run.privacy = Some(starling_server::PrivacyConfig {
+        // Noise of z·C / (q·N) = 0.0025 per value lets the model learn.
+        noise_multiplier: Some(0.01),
+        sampling_rate: 0.5,
+        clip_norm: 1.0,
+        ..starling_server::PrivacyConfig::default()
+    });
+    let report = run_sim(config).await;
+    assert!(
+        report.client_errors.is_empty(),
+        "{:?}",
+        report.client_errors
+    );
+    let rounds = starling_server::read_metrics(&report.run_dir).unwrap();
+    assert_eq!(rounds.len(), 3);
+    let mut last_epsilon = 0.0;
+    for m in &rounds {
+        let privacy = m.privacy.as_ref().expect("privacy metrics");
+        assert!(privacy.epsilon > last_epsilon, "round {}", m.round);
+        last_epsilon = privacy.epsilon;
+        // Rounds with fewer than two sampled clients are refused and still
+        // counted; the others are summed securely.
+        if m.error.is_none() {
+            let secure = m.secure_aggregation.as_ref().expect("secure metrics");
+            assert!(!secure.aborted);
+            assert_eq!(secure.survivors, m.sampled);
+        }
+    }
+    let completed = rounds.iter().filter(|m| m.error.is_none()).count();
+    assert!(completed >= 2, "{rounds:?}");
+    let accuracy = rounds.last().and_then(|m| m.test_accuracy).unwrap();
+    // Cohorts are drawn from OS randomness, so this only checks that
+    // training moves; tests/secure.rs in the server checks the decoded
+    // mean exactly.
+    assert!(accuracy > 0.2, "accuracy {accuracy}");
+}

@@ -5,11 +5,14 @@
 //! here; a request the protocol forbids is refused and logged, and the
 //! client then counts as dropped for that round.
 
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use starling_privacy::SkellamNoise;
 use starling_proto::{
-    ClientMessage, SecureProtocol, SecureReply, SecureRequest, SecureSetup, TrainingReport,
-    UpdatePayload,
+    ClientMessage, SecureProtocol, SecureReply, SecureRequest, SecureSetup, SkellamSetup,
+    TrainingReport, UpdatePayload,
 };
-use starling_secagg::{FixedPoint, MaskingClient, Ring, SecAggError, two_server};
+use starling_secagg::{Encoded, FixedPoint, MaskingClient, Ring, SecAggError, two_server};
 
 /// A client's secure-aggregation state for the current round.
 #[derive(Debug, Default)]
@@ -62,13 +65,18 @@ impl SecureUplink {
                 "secure rounds need the plain update to quantize".into(),
             ));
         };
-        let fixed = FixedPoint::with(setup.clip_range, setup.value_bits);
-        let weight = if setup.weighted {
-            update.num_examples.min(setup.max_weight)
-        } else {
-            1
+        let encoded = match setup.noise {
+            Some(noise) => noised_vector(delta.values(), &noise, setup.ring_bits)?,
+            None => {
+                let fixed = FixedPoint::with(setup.clip_range, setup.value_bits);
+                let weight = if setup.weighted {
+                    update.num_examples.min(setup.max_weight)
+                } else {
+                    1
+                };
+                fixed.encode(delta.values(), weight, seed)?
+            }
         };
-        let encoded = fixed.encode(delta.values(), weight, seed)?;
         self.clipped = encoded.clipped;
         if encoded.clipped > 0 {
             tracing::debug!(
@@ -121,4 +129,35 @@ impl SecureUplink {
         }
         Ok(ClientMessage::Secure(reply))
     }
+}
+
+/// Clips, rounds and noises `values` for distributed differential privacy
+/// and lays them out as a secure vector: the signed integers in the ring,
+/// then weight 1 and a clipped count of 0. The count stays 0 because an
+/// exact count of clipped clients would be released without noise.
+fn noised_vector(
+    values: &[f32],
+    noise: &SkellamSetup,
+    ring_bits: u8,
+) -> Result<Encoded, SecAggError> {
+    let ring = Ring::new(ring_bits)?;
+    let skellam = SkellamNoise {
+        clip_norm: noise.clip_norm,
+        scale: noise.scale,
+        l2_bound: noise.l2_bound,
+        lambda: noise.lambda,
+    };
+    // The noise protects only while nobody can regenerate it: it comes from
+    // the system CSPRNG, never from the round's seed.
+    let mut rng = StdRng::from_seed(starling_secagg::random::seed()?);
+    let (integers, clipped) = skellam
+        .encode(values, &mut rng)
+        .map_err(|err| SecAggError::BadInput(format!("distributed noise failed: {err}")))?;
+    let mut out: Vec<u64> = integers.iter().map(|&v| ring.from_signed(v)).collect();
+    out.push(1);
+    out.push(0);
+    Ok(Encoded {
+        values: out,
+        clipped: u64::from(clipped),
+    })
 }

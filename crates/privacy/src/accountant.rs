@@ -98,6 +98,24 @@ impl RdpAccountant {
         Ok(())
     }
 
+    /// Records one round of the Skellam mechanism (distributed noise under
+    /// secure aggregation) with total noise Sk(μ, μ) and sensitivities
+    /// `l2`, `l1`, without amplification by sampling.
+    ///
+    /// # Errors
+    ///
+    /// [`PrivacyError::InvalidNoiseStddev`] for μ that is not finite and
+    /// positive. On error nothing is recorded.
+    pub fn record_skellam(&mut self, mu: f64, l2: f64, l1: f64) -> Result<(), PrivacyError> {
+        if !(mu.is_finite() && mu > 0.0) {
+            return Err(PrivacyError::InvalidNoiseStddev(mu));
+        }
+        for (total, &order) in self.rdp.iter_mut().zip(&self.orders) {
+            *total += crate::distributed::skellam_rdp(order, l2, l1, mu);
+        }
+        Ok(())
+    }
+
     /// Returns the RDP orders, in the order given at construction.
     pub fn orders(&self) -> &[f64] {
         &self.orders

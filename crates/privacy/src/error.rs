@@ -106,6 +106,14 @@ pub enum PrivacyError {
         /// The ε spent at that noise multiplier.
         epsilon: f64,
     },
+    /// Conditional randomized rounding kept exceeding its norm bound.
+    #[error("randomized rounding exceeded the norm bound {bound} in {attempts} attempts")]
+    RoundingFailed {
+        /// Attempts made.
+        attempts: usize,
+        /// The bound Δ2.
+        bound: f64,
+    },
 }
 
 #[cfg(test)]

@@ -65,6 +65,7 @@ fn main() {
             max_weight: 1,
             weighted: false,
             len,
+            noise: None,
         };
         let (client_time, server_time) = run(&params, case.dropped);
         println!(

@@ -22,7 +22,7 @@ mod graph;
 mod keys;
 mod params;
 mod prg;
-mod random;
+pub mod random;
 mod ring;
 mod seal;
 mod server;

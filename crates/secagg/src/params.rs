@@ -31,6 +31,8 @@ pub struct SecureParams {
     /// Values in the update (the vector carries two more: weight and count
     /// of clipped values).
     pub len: usize,
+    /// Distributed Skellam noise for differential privacy; `None` without.
+    pub noise: Option<starling_proto::SkellamSetup>,
 }
 
 impl SecureParams {
@@ -44,8 +46,15 @@ impl SecureParams {
     }
 
     /// Bits the ring needs so that the sum of every client's weighted values,
-    /// weights and clipped counts stays below 2^b.
+    /// weights and clipped counts stays below 2^b. With distributed noise
+    /// the signed sum must stay within ±2^(b−1): n clients' rounded values
+    /// of at most Δ2 each, plus 20 standard deviations of their noise.
     pub fn required_bits(&self) -> u32 {
+        if let Some(noise) = &self.noise {
+            let n = f64::from(self.clients);
+            let reach = n * noise.l2_bound + 20.0 * (2.0 * n * noise.lambda).sqrt();
+            return reach.max(1.0).log2().ceil() as u32 + 2;
+        }
         let n = u128::from(self.clients);
         let top = (1u128 << self.value_bits.min(64)) - 1;
         let weight = u128::from(self.effective_max_weight());
@@ -128,6 +137,7 @@ impl SecureParams {
 
     /// The parameters a client receives in its task.
     pub fn setup(&self, slot: u32, mask_server_key: Option<Vec<u8>>) -> SecureSetup {
+        let noise = self.noise;
         SecureSetup {
             protocol: self.protocol,
             slot,
@@ -139,6 +149,7 @@ impl SecureParams {
             max_weight: self.max_weight,
             weighted: self.weighted,
             mask_server_key,
+            noise,
         }
     }
 }
@@ -171,6 +182,7 @@ mod tests {
             max_weight: (1 << 17) - 1,
             weighted: true,
             len: 1000,
+            noise: None,
         }
     }
 

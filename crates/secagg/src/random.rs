@@ -11,6 +11,13 @@ pub fn fill(buf: &mut [u8]) -> Result<(), SecAggError> {
     getrandom::fill(buf).map_err(|err| SecAggError::Random(err.to_string()))
 }
 
+/// 32 bytes from the system CSPRNG, to seed a generator.
+pub fn seed() -> Result<[u8; 32], SecAggError> {
+    let mut bytes = [0u8; 32];
+    fill(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// A uniformly random element of the P-256 scalar field.
 pub fn scalar() -> Result<Scalar, SecAggError> {
     loop {

@@ -56,6 +56,21 @@ impl Ring {
         }
     }
 
+    /// A signed integer as a ring element (two's complement modulo 2^b).
+    pub fn from_signed(self, value: i64) -> u64 {
+        (value as u64) & self.mask
+    }
+
+    /// A ring element as a signed integer in [−2^(b−1), 2^(b−1)).
+    pub fn to_signed(self, value: u64) -> i64 {
+        let value = value & self.mask;
+        if self.bits < 64 && value >> (self.bits - 1) == 1 {
+            (value | !self.mask) as i64
+        } else {
+            value as i64
+        }
+    }
+
     /// Packs reduced elements into `element_bytes` little-endian bytes each.
     pub fn pack(self, values: &[u64]) -> Vec<u8> {
         let width = self.element_bytes();
@@ -117,6 +132,17 @@ mod tests {
         bad[1] = 0xff;
         let err = ring.unpack(&bad, 4).unwrap_err();
         assert!(err.to_string().contains("outside the 12-bit ring"), "{err}");
+    }
+
+    #[test]
+    fn signed_values_round_trip() {
+        let ring = Ring::new(20).unwrap();
+        for value in [0i64, 1, -1, 524_287, -524_288, -300] {
+            assert_eq!(ring.to_signed(ring.from_signed(value)), value);
+        }
+        let mut sum = ring.from_signed(-5);
+        sum = (sum + ring.from_signed(3)) & ring.mask();
+        assert_eq!(ring.to_signed(sum), -2);
     }
 
     #[test]

@@ -38,6 +38,7 @@ fn params(protocol: SecureProtocol, clients: u32, len: usize) -> SecureParams {
         max_weight: 1 << 8,
         weighted: true,
         len,
+        noise: None,
     }
 }
 

@@ -22,6 +22,7 @@ fn params(clients: u32, threshold: u32) -> SecureParams {
         max_weight: 100,
         weighted: true,
         len: 3,
+        noise: None,
     }
 }
 

@@ -171,7 +171,8 @@ pub async fn start_run(config: RunConfig) -> Result<RunHandle, StartError> {
         value: config.strategy.clone(),
         reason: err.to_string(),
     })?;
-    let privacy = Privacy::new(&config)?;
+    let privacy =
+        Privacy::new(&config)?.map(|privacy| privacy.with_model_len(data.initial_model.len()));
     let mask_server = match (&config.secure_protocol()?, &config.secure.mask_server) {
         (Some(starling_proto::SecureProtocol::TwoServer), Some(url)) => Some(
             crate::mask_server::MaskServerLink::connect(
@@ -467,9 +468,31 @@ impl Coordinator {
         let mut open = OpenRound::new(round, sampled.iter().cloned().collect(), codec)
             .expecting_control(self.strategy.kind().needs_control());
         if let Ok(Some(protocol)) = self.config.secure_protocol() {
-            let params =
+            let mut params =
                 self.config
                     .secure_params(protocol, open.sampled.len() as u32, self.global.len());
+            let mut noise = None;
+            if let Some(privacy) = &self.privacy {
+                match privacy.skellam(params.threshold.max(1) as usize) {
+                    Ok(skellam) => {
+                        params.noise = Some(starling_proto::SkellamSetup {
+                            clip_norm: skellam.clip_norm,
+                            scale: skellam.scale,
+                            l2_bound: skellam.l2_bound,
+                            lambda: skellam.lambda,
+                        });
+                        noise = Some((skellam, privacy.expected_clients()));
+                    }
+                    Err(err) => {
+                        self.refuse_round(
+                            open,
+                            round_start,
+                            format!("distributed noise failed: {err}"),
+                        );
+                        return Ok(());
+                    }
+                }
+            }
             let mask_key = self
                 .mask_server
                 .as_ref()
@@ -480,6 +503,7 @@ impl Coordinator {
                 round,
                 round_seed(self.config.seed, round),
                 mask_key,
+                noise,
             ) {
                 Ok(secure) => open.secure = Some(secure),
                 Err(err) => {
@@ -613,7 +637,12 @@ impl Coordinator {
     /// Records a round that could not start: no client trains, the model
     /// stays as it is.
     fn refuse_round(&mut self, open: OpenRound, round_start: Instant, error: String) {
+        let privacy = self
+            .privacy
+            .as_mut()
+            .and_then(|privacy| privacy.finish_secure_round(None, 0).ok());
         let metrics = RoundMetrics {
+            privacy,
             round: open.round,
             sampled: open.sampled.len(),
             error: Some(error),
@@ -766,6 +795,9 @@ impl Coordinator {
             Ok(outcome) => outcome,
             Err(err) => {
                 tracing::warn!(round, protocol = secure.protocol(), error = %err, "secure round aborted; nothing aggregated");
+                if let Some(privacy) = self.privacy.as_mut() {
+                    metrics.privacy = privacy.finish_secure_round(None, 0).ok();
+                }
                 metrics.secure_aggregation = Some(secure.metrics(None));
                 metrics.completed = 0;
                 metrics.dropped = metrics.sampled;
@@ -774,6 +806,16 @@ impl Coordinator {
                 return;
             }
         };
+        if let Some(privacy) = self.privacy.as_mut() {
+            match privacy.finish_secure_round(secure.noise(), outcome.survivors.len()) {
+                Ok(record) => metrics.privacy = Some(record),
+                Err(err) => {
+                    tracing::error!(round, error = %err, "privacy accounting failed; global model unchanged");
+                    metrics.error = Some(format!("privacy accounting failed: {err}"));
+                    return;
+                }
+            }
+        }
         metrics.secure_aggregation = Some(secure.metrics(Some(&outcome)));
         metrics.completed = outcome.survivors.len();
         metrics.dropped = metrics.sampled - outcome.survivors.len();

@@ -10,7 +10,7 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use starling_privacy::{AdaptiveClipping, PrivacyError, RdpAccountant};
+use starling_privacy::{AdaptiveClipping, PrivacyError, RdpAccountant, SkellamNoise};
 use starling_proto::{Clipping, FinishReason};
 use starling_runlog::{PrivacyRound, RunHeader};
 
@@ -33,6 +33,12 @@ pub struct Privacy {
     clip_norm: f64,
     adaptive: Option<AdaptiveClipping>,
     rng: StdRng,
+    /// With secure aggregation the clients add Skellam noise themselves,
+    /// and the accountant counts the Skellam mechanism.
+    distributed: bool,
+    /// Values in the model, which set the rounding bound of distributed
+    /// noise.
+    model_len: usize,
 }
 
 /// The outcome of the noised aggregation of one round.
@@ -104,7 +110,69 @@ impl Privacy {
             clip_norm: privacy.clip_norm,
             adaptive,
             rng: StdRng::from_os_rng(),
+            distributed: matches!(config.secure_protocol(), Ok(Some(_))),
+            model_len: 0,
         }))
+    }
+
+    /// Sets the model size, which distributed noise needs.
+    pub fn with_model_len(mut self, len: usize) -> Self {
+        self.model_len = len;
+        self
+    }
+
+    /// The expected cohort q·N that DP-FedAvg divides by.
+    pub fn expected_clients(&self) -> f64 {
+        self.config.sampling_rate * self.population as f64
+    }
+
+    /// The Skellam noise of a secure round whose sum covers at least
+    /// `min_clients` clients: together they add noise of standard deviation
+    /// z·Δ2, and every further client adds more.
+    pub fn skellam(&self, min_clients: usize) -> Result<SkellamNoise, PrivacyError> {
+        SkellamNoise::for_round(
+            self.clip_norm,
+            self.noise_multiplier,
+            min_clients,
+            self.model_len,
+        )
+    }
+
+    /// Records one step of this run's mechanism in `accountant`: the
+    /// subsampled Gaussian, or with distributed noise the Skellam mechanism
+    /// with total noise `mu` (the least a round can add when `None`).
+    fn record(&self, accountant: &mut RdpAccountant, mu: Option<f64>) -> Result<(), PrivacyError> {
+        if !self.distributed {
+            return accountant.record_step(self.config.sampling_rate, self.noise_multiplier);
+        }
+        let noise = self.skellam(1)?;
+        let mu = mu.unwrap_or(noise.lambda);
+        accountant.record_skellam(mu, noise.l2_bound, noise.l1_bound(self.model_len))
+    }
+
+    /// Counts a secure round with distributed noise: `survivors` clients
+    /// each added Sk(λ, λ). A round that released nothing (refused or
+    /// aborted) is counted too, at the least noise a round can have, which
+    /// only overstates ε.
+    pub fn finish_secure_round(
+        &mut self,
+        noise: Option<&SkellamNoise>,
+        survivors: usize,
+    ) -> Result<PrivacyRound, PrivacyError> {
+        let mu = noise.map(|noise| noise.lambda * survivors as f64);
+        let mut accountant = self.accountant.clone();
+        self.record(&mut accountant, mu)?;
+        self.accountant = accountant;
+        let spent = self.accountant.epsilon(self.config.delta)?;
+        Ok(PrivacyRound {
+            epsilon: spent.epsilon,
+            delta: self.config.delta,
+            epsilon_budget: self.config.epsilon_budget,
+            noise_multiplier: self.noise_multiplier,
+            clip_norm: self.clip_norm,
+            sampling_rate: self.config.sampling_rate,
+            clients_clipped: 0,
+        })
     }
 
     /// Returns the noise multiplier z the accountant counts per round.
@@ -139,8 +207,8 @@ impl Privacy {
             return Ok(());
         };
         let mut next = self.accountant.clone();
-        let spent_next = next
-            .record_step(self.config.sampling_rate, self.noise_multiplier)
+        let spent_next = self
+            .record(&mut next, None)
             .and_then(|()| next.epsilon(self.config.delta))
             .map_err(|err| FinishReason::Failed(format!("privacy accounting failed: {err}")))?;
         if spent_next.epsilon > budget {
@@ -306,6 +374,54 @@ mod tests {
         let mut privacy = Privacy::new(&config(base())).unwrap().unwrap();
         let noised = privacy.noised_mean(1000, std::iter::empty()).unwrap();
         assert!(noised.mean.iter().any(|&v| v != 0.0));
+    }
+
+    #[test]
+    fn distributed_budget_counts_the_least_noise_a_round_can_have() {
+        let dim = 1000;
+        let worst = SkellamNoise::for_round(1.0, 2.0, 1, dim).unwrap();
+        let mut reference = RdpAccountant::new();
+        let l1 = worst.l1_bound(dim);
+        for _ in 0..3 {
+            reference
+                .record_skellam(worst.lambda, worst.l2_bound, l1)
+                .unwrap();
+        }
+        let three = reference.epsilon(1e-5).unwrap().epsilon;
+        reference
+            .record_skellam(worst.lambda, worst.l2_bound, l1)
+            .unwrap();
+        let four = reference.epsilon(1e-5).unwrap().epsilon;
+        let mut run = config(PrivacyConfig {
+            noise_multiplier: Some(2.0),
+            epsilon_budget: Some((three + four) / 2.0),
+            ..base()
+        });
+        run.secure_aggregation = "secagg".to_owned();
+        let mut privacy = Privacy::new(&run).unwrap().unwrap().with_model_len(dim);
+        // Each round sums exactly its threshold of 5 clients, the least
+        // noise it can have: z·Δ2 in total.
+        for _ in 0..3 {
+            privacy.check_budget().unwrap();
+            let noise = privacy.skellam(5).unwrap();
+            assert!((noise.lambda * 5.0 - worst.lambda).abs() < 1e-6 * worst.lambda);
+            let record = privacy.finish_secure_round(Some(&noise), 5).unwrap();
+            assert!(record.epsilon > 0.0);
+        }
+        let Err(FinishReason::PrivacyBudget { epsilon, .. }) = privacy.check_budget() else {
+            panic!("the fourth round should exceed the budget");
+        };
+        assert!(
+            (epsilon - three).abs() < 1e-9 * three,
+            "{epsilon} against {three}"
+        );
+        // More survivors add more noise and spend less.
+        let mut more = Privacy::new(&run).unwrap().unwrap().with_model_len(dim);
+        let noise = more.skellam(5).unwrap();
+        let spent = more.finish_secure_round(Some(&noise), 9).unwrap().epsilon;
+        let mut least = Privacy::new(&run).unwrap().unwrap().with_model_len(dim);
+        let at_threshold = least.finish_secure_round(Some(&noise), 5).unwrap().epsilon;
+        assert!(spent < at_threshold, "{spent} against {at_threshold}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use starling_privacy::SkellamNoise;
 use starling_proto::{
     ClientMessage, ErrorCode, SecureReply, SecureRequest, SecureSetup, TrainingReport,
 };
@@ -34,6 +35,9 @@ pub struct SecureRound {
     ids: BTreeMap<u32, String>,
     engine: Engine,
     mask_server_key: Option<Vec<u8>>,
+    /// Distributed noise and the expected cohort q·N the noised sum is
+    /// divided by; `None` without differential privacy.
+    noise: Option<(SkellamNoise, f64)>,
     reports: BTreeMap<u32, TrainingReport>,
     /// Bytes of key advertisements, share bundles, requests and revealed
     /// shares, both directions: what the protocol adds to the updates.
@@ -80,6 +84,7 @@ impl SecureRound {
         round: u32,
         graph_seed: u64,
         mask_server_key: Option<Vec<u8>>,
+        noise: Option<(SkellamNoise, f64)>,
     ) -> Result<Self, SecAggError> {
         let slots: BTreeMap<String, u32> = sampled.iter().cloned().zip(1u32..).collect();
         let ids = slots.iter().map(|(id, slot)| (*slot, id.clone())).collect();
@@ -95,6 +100,7 @@ impl SecureRound {
         Ok(Self {
             engine,
             mask_server_key,
+            noise,
             params,
             slots,
             ids,
@@ -109,6 +115,12 @@ impl SecureRound {
         self.slots
             .get(client_id)
             .map(|&slot| self.params.setup(slot, self.mask_server_key.clone()))
+    }
+
+    /// The distributed noise of the round; `None` without differential
+    /// privacy.
+    pub fn noise(&self) -> Option<&SkellamNoise> {
+        self.noise.as_ref().map(|(noise, _)| noise)
     }
 
     /// The protocol's name.
@@ -230,8 +242,16 @@ impl SecureRound {
                 ));
             }
         };
-        let fixed = FixedPoint::new(&self.params);
-        let decoded: Decoded = fixed.decode(&sum, self.params.len)?;
+        let decoded: Decoded = match &self.noise {
+            Some((noise, expected)) => noised_sum(
+                &sum,
+                self.params.len,
+                self.params.ring_bits,
+                noise,
+                *expected,
+            )?,
+            None => FixedPoint::new(&self.params).decode(&sum, self.params.len)?,
+        };
         let mean = decoded
             .mean()
             .ok_or_else(|| SecAggError::BadInput("the survivors' weights sum to 0".to_owned()))?;
@@ -266,4 +286,35 @@ impl SecureRound {
             masked_bytes: self.masked_bytes,
         }
     }
+}
+
+/// Decodes a sum of distributed-noise vectors: the signed integers over γ,
+/// laid out so that `Decoded::mean` divides by the expected cohort q·N
+/// (DP-FedAvg), not by the survivors.
+fn noised_sum(
+    sum: &[u64],
+    len: usize,
+    ring_bits: u8,
+    noise: &SkellamNoise,
+    expected: f64,
+) -> Result<Decoded, SecAggError> {
+    let ring = Ring::new(ring_bits)?;
+    if sum.len() != len + 2 || !(expected.is_finite() && expected > 0.0) {
+        return Err(SecAggError::BadInput(format!(
+            "cannot decode a noised sum of {} elements for {len} values and {expected} expected clients",
+            sum.len()
+        )));
+    }
+    // `mean` divides by `total_weight`; scaling the sum by survivors / q·N
+    // makes that division one by q·N.
+    let survivors = sum[len].max(1);
+    let factor = survivors as f64 / expected;
+    Ok(Decoded {
+        sum: sum[..len]
+            .iter()
+            .map(|&value| ring.to_signed(value) as f64 / noise.scale * factor)
+            .collect(),
+        total_weight: survivors,
+        clipped: 0,
+    })
 }
