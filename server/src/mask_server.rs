@@ -3,8 +3,8 @@
 //!
 //! Clients seal a 32-byte seed to the mask server's public key and send it
 //! through the aggregator, which cannot open it. Once a round's inputs are
-//! in, the aggregator sends the sealed seeds of the clients it heard from;
-//! the mask server expands each seed into its mask and returns the sum.
+//! in, the aggregator sends the sealed seeds of the clients it heard from.
+//! The mask server expands each seed into its mask and returns the sum.
 //! It answers each (run, round) once and never for fewer than two clients,
 //! so the aggregator cannot isolate one client by asking for sums of
 //! different subsets. Both sides speak `MaskServerRequest` and
@@ -33,7 +33,7 @@ pub enum MaskLinkError {
     Connection {
         /// The mask server's address.
         url: String,
-        /// What went wrong.
+        /// The failure.
         reason: String,
     },
     /// The mask server rejected the request.
@@ -49,7 +49,7 @@ pub enum MaskLinkError {
     BadReply {
         /// The mask server's address.
         url: String,
-        /// What was wrong with it.
+        /// The mismatch.
         reason: String,
     },
 }

@@ -124,7 +124,7 @@ async fn survivors_sum_is_applied_when_a_client_drops_after_sharing_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_updates_and_stale_replies_are_refused_in_a_secure_round() {
-    let mut config = test_config(3, 1);
+    let mut config = test_config(3, 2);
     config.secure_aggregation = "secagg".to_owned();
     config.secure.phase_timeout_secs = 1.0;
     config.round_timeout_secs = 2.0;
@@ -158,6 +158,9 @@ async fn plain_updates_and_stale_replies_are_refused_in_a_secure_round() {
     assert!(secure.aborted);
     assert!(metrics.error.unwrap().contains("aborted"));
     assert_eq!(server.model().params.values(), before.values());
+    // The run goes on with the next round.
+    let (sampled, _) = server.round_started(2).await;
+    assert_eq!(sampled, 3);
     server.finish().await;
 }
 
