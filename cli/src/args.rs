@@ -173,6 +173,10 @@ pub struct RunArgs {
     /// Differential privacy: clients in the whole federation [sim: --clients].
     #[arg(long)]
     pub population: Option<u32>,
+    /// Compression of the broadcast model, a spec as for --compression:
+    /// clients get the compressed change since the model they hold.
+    #[arg(long, value_name = "SPEC")]
+    pub downlink_compression: Option<String>,
     /// Send compressed updates without error feedback (the residual of what
     /// compression dropped is otherwise added to the next update).
     #[arg(long)]
@@ -288,6 +292,10 @@ impl RunArgs {
         set(&mut options.tau, self.tau);
         set(&mut options.weighting, self.weighting);
         set(&mut config.compression, self.compression.clone());
+        set(
+            &mut config.downlink_compression,
+            self.downlink_compression.clone(),
+        );
         if self.no_error_feedback {
             config.error_feedback = false;
         }

@@ -19,9 +19,9 @@ pub use compression::{
     DEFAULT_CHUNK, DEFAULT_QSGD_LEVELS, Sparsification, SpecError, UplinkCompression, ValueEncoding,
 };
 pub use message::{
-    Capabilities, ClientMessage, ClientUpdate, Clipping, DataAssignment, ErrorCode, FinishReason,
-    LocalObjective, MAX_NUM_EXAMPLES, ModelKind, PartitionScheme, RoundTask, ServerMessage,
-    TrainConfig, UpdatePayload,
+    Capabilities, ClientMessage, ClientUpdate, Clipping, DataAssignment, DownlinkModel, ErrorCode,
+    FinishReason, LocalObjective, MAX_NUM_EXAMPLES, ModelKind, ModelStep, ModelUpdate,
+    PartitionScheme, RoundTask, ServerMessage, TrainConfig, UpdatePayload,
 };
 pub use params::{ParamError, ParamSet, TensorSpec, compare_layouts};
 pub use secure::{

@@ -198,10 +198,47 @@ pub struct RoundTask {
     /// With differential privacy: the L2 bound the client clips its update
     /// to before sending it; `None` without.
     pub clipping: Option<Clipping>,
+    /// With downlink compression: the version of the model and, when
+    /// `model` is empty, the compressed steps from the client's version.
+    pub downlink: Option<DownlinkModel>,
     /// With secure aggregation: how the update is quantized and masked.
     /// The client then answers with [`SecureReply`] messages instead of a
     /// [`ClientUpdate`].
     pub secure: Option<SecureSetup>,
+}
+
+/// The model of a task under downlink compression.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DownlinkModel {
+    /// Version of the model: the round whose reference it is.
+    pub version: u32,
+    /// Compression of the steps.
+    pub compression: UplinkCompression,
+    /// The steps from the version the client holds; `None` when the
+    /// task's `model` is the whole reference model.
+    pub update: Option<ModelUpdate>,
+}
+
+/// Compressed steps that bring a client's model to a newer version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelUpdate {
+    /// Layout of the model.
+    pub specs: Vec<crate::params::TensorSpec>,
+    /// Steps in order, the first applying to the client's version.
+    pub steps: Vec<ModelStep>,
+}
+
+/// One compressed step of the broadcast model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelStep {
+    /// Version the step applies to.
+    pub base: u32,
+    /// Version the step produces.
+    pub round: u32,
+    /// Seed of the step's stochastic rounding and rand-k positions.
+    pub seed: u64,
+    /// The encoded difference, in the compression's format.
+    pub bytes: Vec<u8>,
 }
 
 /// The bound a client applies to its update's L2 norm (DP-FedAvg).

@@ -188,6 +188,10 @@ pub struct RunConfig {
     /// Whether clients carry what compression dropped into their next
     /// update (error feedback).
     pub error_feedback: bool,
+    /// Compression of the broadcast model: `none`, or a spec as for
+    /// `compression`. Clients get the compressed change since the model
+    /// version they hold.
+    pub downlink_compression: String,
     /// Differential privacy (DP-FedAvg); `None` trains without it.
     pub privacy: Option<PrivacyConfig>,
     /// Secure aggregation: `off`, `secagg`, `secagg+` or `two-server`.
@@ -225,6 +229,7 @@ impl Default for RunConfig {
             strategy_options: StrategyConfig::default(),
             compression: "none".to_owned(),
             error_feedback: true,
+            downlink_compression: "none".to_owned(),
             privacy: None,
             secure_aggregation: "off".to_owned(),
             secure: SecureConfig::default(),
@@ -317,6 +322,18 @@ impl RunConfig {
             ConfigError::Invalid {
                 field: "compression",
                 value: self.compression.clone(),
+                reason: err.reason,
+            }
+        })
+    }
+
+    /// Returns the compression of the broadcast model; `None` for the
+    /// dense model every round.
+    pub fn downlink(&self) -> Result<Option<UplinkCompression>, ConfigError> {
+        UplinkCompression::parse(&self.downlink_compression, true).map_err(|err| {
+            ConfigError::Invalid {
+                field: "downlink_compression",
+                value: self.downlink_compression.clone(),
                 reason: err.reason,
             }
         })
@@ -438,6 +455,13 @@ impl RunConfig {
                 reason: err.to_string(),
             })?;
         }
+        if let Some(spec) = self.downlink()? {
+            starling_compress::Chain::from_spec(&spec, 1).map_err(|err| ConfigError::Invalid {
+                field: "downlink_compression",
+                value: self.downlink_compression.clone(),
+                reason: err.to_string(),
+            })?;
+        }
         self.validate_train()?;
         self.validate_privacy(kind)?;
         self.validate_secure(kind)?;
@@ -497,6 +521,13 @@ impl RunConfig {
             weighted,
             len,
             noise: None,
+            // With distributed noise no round unmasks fewer inputs than the
+            // threshold fraction of the cohort, which the noise is sized for.
+            min_survivors: if self.privacy.is_some() {
+                ((f64::from(clients) * self.secure.threshold).ceil() as u32).max(threshold)
+            } else {
+                0
+            },
         }
     }
 
@@ -555,15 +586,15 @@ impl RunConfig {
         if protocol == SecureProtocol::TwoServer {
             let url = self.secure.mask_server.clone().unwrap_or_default();
             check(
-                url.starts_with("ws://") || url.starts_with("wss://"),
+                url.starts_with("ws://"),
                 "secure.mask_server",
                 if url.is_empty() {
                     "(unset)".to_owned()
                 } else {
                     url
                 },
-                "two-server needs the mask server's address, e.g. ws://127.0.0.1:9090/mask \
-                 (start one with `starling serve --role mask-server`)",
+                "two-server needs the mask server's ws:// address (TLS is not built in), e.g. \
+                 ws://127.0.0.1:9090/mask; start one with `starling serve --role mask-server`",
             )?;
         }
         check(
@@ -574,11 +605,18 @@ impl RunConfig {
         )?;
         check(
             self.secure.threshold.is_finite()
-                && self.secure.threshold > 0.0
+                && self.secure.threshold > 0.5
                 && self.secure.threshold <= 1.0,
             "secure.threshold",
             self.secure.threshold,
-            "must be a fraction in (0, 1]; it is rounded up to a strict majority",
+            "must be a fraction in (0.5, 1]: more than half of each client's shares",
+        )?;
+        check(
+            self.secure.clip_range <= 1e4,
+            "secure.clip_range",
+            self.secure.clip_range,
+            "must be at most 10000: the quantization step grows with the range and would swamp \
+             model deltas",
         )?;
         // Check the parameters for the largest cohort this run can sample.
         let cohort = self

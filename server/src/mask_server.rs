@@ -201,6 +201,20 @@ impl MaskServerLink {
         &self.public_key
     }
 
+    /// Opens a new connection after the old one failed. A restarted mask
+    /// server has a new key, so seeds sealed to the old one will not open.
+    pub async fn reconnect(&mut self) -> Result<(), MaskLinkError> {
+        let fresh = Self::connect(&self.url, self.timeout).await?;
+        if fresh.public_key != self.public_key {
+            tracing::warn!(
+                url = self.url,
+                "the mask server's key changed; this round's seeds cannot be opened"
+            );
+        }
+        *self = fresh;
+        Ok(())
+    }
+
     /// Asks for the sum of the masks of `seeds` in round `round` of `run`.
     pub async fn sum(
         &mut self,

@@ -46,6 +46,9 @@ pub enum SimError {
     /// `clients` is 0.
     #[error("a simulation needs at least one client, got 0")]
     NoClients,
+    /// Secure aggregation with fewer than 2 clients.
+    #[error("secure aggregation needs at least 2 clients, got {0}; raise --clients")]
+    TooFewForSecure(usize),
 }
 
 /// Result of a finished simulation.
@@ -81,6 +84,9 @@ impl Transport for LinkTransport {
 pub async fn simulate(config: SimConfig) -> Result<SimReport, SimError> {
     if config.clients == 0 {
         return Err(SimError::NoClients);
+    }
+    if config.clients < 2 && matches!(config.run.secure_protocol(), Ok(Some(_))) {
+        return Err(SimError::TooFewForSecure(config.clients));
     }
     let mut run = config.run.clone();
     run.expected_clients = config.clients as u32;

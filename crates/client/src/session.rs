@@ -102,6 +102,9 @@ pub struct Session {
     clipping: Option<(u32, Clipping)>,
     /// Secure aggregation of the current round.
     secure: SecureUplink,
+    /// With downlink compression: the run, version and values of the
+    /// reference model this client holds.
+    reference: Option<(String, u32, ParamSet)>,
 }
 
 impl Session {
@@ -125,6 +128,7 @@ impl Session {
             control: ControlVariate::default(),
             clipping: None,
             secure: SecureUplink::default(),
+            reference: None,
         }
     }
 
@@ -232,11 +236,15 @@ impl Session {
                 self.run_id = Some(run_id);
                 Ok(Step::Continue)
             }
-            ServerMessage::Round(task) => {
+            ServerMessage::Round(mut task) => {
                 let data = self
                     .data
                     .clone()
                     .ok_or(ClientError::NotWelcomed(task.round))?;
+                if let Err(err) = self.resolve_model(&mut task) {
+                    tracing::warn!(client = self.client_id, round = task.round, error = %err, "cannot rebuild the round's model; sitting this round out");
+                    return Ok(Step::Continue);
+                }
                 let correction = task.objective.server_control.as_ref().map(|control| {
                     self.control.begin(
                         self.run_id.as_deref().unwrap_or_default(),
@@ -288,6 +296,55 @@ impl Session {
                 accuracy,
             }),
         }
+    }
+
+    /// With downlink compression, rebuilds the task's model from the
+    /// reference this client holds and the steps in the task, or records
+    /// a dense model as the new reference.
+    fn resolve_model(&mut self, task: &mut RoundTask) -> Result<(), String> {
+        let Some(downlink) = &task.downlink else {
+            return Ok(());
+        };
+        let run = self.run_id.clone().unwrap_or_default();
+        let Some(update) = &downlink.update else {
+            self.reference = Some((run, downlink.version, task.model.clone()));
+            return Ok(());
+        };
+        let Some((held_run, held_version, held)) = &self.reference else {
+            return Err("the task sends model steps, but this client holds no model".to_owned());
+        };
+        if *held_run != run {
+            return Err(format!(
+                "the held model belongs to run {held_run}, not {run}"
+            ));
+        }
+        let model = if *held_version == downlink.version {
+            held.clone()
+        } else {
+            let base = update.steps.first().map(|step| step.base);
+            if base != Some(*held_version) {
+                return Err(format!(
+                    "the steps start at version {base:?}, but this client holds version {held_version}"
+                ));
+            }
+            let chain = starling_compress::Chain::from_spec(&downlink.compression, held.len())
+                .map_err(|err| err.to_string())?;
+            let mut values = held.values().to_vec();
+            starling_compress::apply_steps(&chain, &mut values, &update.steps)
+                .map_err(|err| err.to_string())?;
+            ParamSet::new(update.specs.clone(), values).map_err(|err| err.to_string())?
+        };
+        self.reference = Some((run, downlink.version, model.clone()));
+        task.model = model;
+        Ok(())
+    }
+
+    /// The reference model this client holds under downlink compression,
+    /// with its version.
+    pub fn reference_model(&self) -> Option<(u32, &ParamSet)> {
+        self.reference
+            .as_ref()
+            .map(|(_, version, model)| (*version, model))
     }
 
     fn on_error(&mut self, code: ErrorCode, message: String) -> Result<Step, ClientError> {
@@ -394,6 +451,7 @@ mod tests {
             compression: None,
             objective,
             clipping: None,
+            downlink: None,
             secure: None,
         }))
     }
@@ -480,5 +538,80 @@ mod tests {
             .finish_update(update(vec![0.0, 1.0]), &packing)
             .unwrap();
         assert_eq!(session.residual(), Some(&[0.0, 0.0][..]));
+    }
+
+    #[test]
+    fn downlink_steps_rebuild_the_server_reference_exactly() {
+        use starling_compress::{Broadcast, Chain};
+        use starling_proto::{DownlinkModel, ModelUpdate};
+
+        let data = Dataset::new(vec![0], vec![0], 1, 1).unwrap();
+        let mut session = Session::new("c", "test", DataSource::Own(Arc::new(data)));
+        session.on_message(welcome("run-1")).unwrap();
+        let spec = UplinkCompression::parse("8bit", true).unwrap().unwrap();
+        // Steps must be smaller than the dense model to be kept, so the
+        // model has 1000 values.
+        let layout = vec![TensorSpec {
+            name: "w".to_owned(),
+            shape: vec![1000],
+        }];
+        let initial: Vec<f32> = (0..1000).map(|i| i as f32 / 1000.0).collect();
+        let target = |shift: f32| -> Vec<f32> { initial.iter().map(|v| v * 0.5 + shift).collect() };
+        let mut server = Broadcast::new(Chain::from_spec(&spec, 1000).unwrap(), initial.clone());
+        let with_model = |round: u32, model: ParamSet, downlink: DownlinkModel| {
+            let ServerMessage::Round(mut task) = task(round, LocalObjective::default()) else {
+                unreachable!("task() builds a round task");
+            };
+            task.model = model;
+            task.downlink = Some(downlink);
+            ServerMessage::Round(task)
+        };
+        // Round 1: the dense reference at version 0.
+        let dense = ParamSet::new(layout.clone(), initial.clone()).unwrap();
+        let first = DownlinkModel {
+            version: 0,
+            compression: spec,
+            update: None,
+        };
+        let Step::Train(job) = session.on_message(with_model(1, dense, first)).unwrap() else {
+            panic!("expected a training step");
+        };
+        assert_eq!(job.task.model.values(), &initial[..]);
+        // Round 2: one step toward a new global model.
+        server.advance(&target(0.1), 2, 77).unwrap();
+        let steps = server.steps_since(Some(0)).unwrap();
+        let empty = ParamSet::new(Vec::new(), Vec::new()).unwrap();
+        let update = ModelUpdate {
+            specs: layout.clone(),
+            steps,
+        };
+        let second = DownlinkModel {
+            version: 2,
+            compression: spec,
+            update: Some(update),
+        };
+        let Step::Train(job) = session
+            .on_message(with_model(2, empty.clone(), second))
+            .unwrap()
+        else {
+            panic!("expected a training step");
+        };
+        assert_eq!(job.task.model.values(), server.reference());
+        assert_eq!(session.reference_model().map(|(v, _)| v), Some(2));
+        // Steps from a version this client does not hold: it sits out.
+        server.advance(&target(0.2), 3, 78).unwrap();
+        server.advance(&target(0.3), 4, 79).unwrap();
+        let skipped = server.steps_since(Some(3)).unwrap();
+        let update = ModelUpdate {
+            specs: layout,
+            steps: skipped,
+        };
+        let third = DownlinkModel {
+            version: 4,
+            compression: spec,
+            update: Some(update),
+        };
+        let step = session.on_message(with_model(4, empty, third)).unwrap();
+        assert!(matches!(step, Step::Continue), "{step:?}");
     }
 }

@@ -8,6 +8,7 @@
 
 mod bits;
 mod chain;
+mod downlink;
 mod error;
 mod feedback;
 mod qsgd;
@@ -19,6 +20,7 @@ mod spec;
 mod varint;
 
 pub use chain::{Chain, Encoded, Sparsifier, ValueCodec};
+pub use downlink::{Broadcast, ModelStep, apply_steps};
 pub use error::CompressError;
 pub use feedback::ErrorFeedback;
 pub use qsgd::{Qsgd, qsgd_decode};

@@ -37,8 +37,16 @@ pub struct ClientAccuracy {
     pub examples: u64,
     /// Fraction classified correctly.
     pub accuracy: f64,
-    /// Mean cross-entropy.
+    /// Mean cross-entropy. A diverged model's NaN or infinite loss is
+    /// written as JSON `null` and read back as NaN.
+    #[serde(deserialize_with = "nan_when_null")]
     pub loss: f64,
+}
+
+/// Reads a number, or `null` (how serde_json writes a non-finite f64) as
+/// NaN, so that one diverged round does not make a whole run unreadable.
+fn nan_when_null<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
 }
 
 impl ClientAccuracy {
@@ -190,6 +198,14 @@ fn weighted_accuracy<'a>(clients: impl Iterator<Item = &'a ClientAccuracy> + Clo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn diverged_client_loss_reads_back_as_nan() {
+        let line = r#"{"client_id":"a","platform":"sim","backend":"flex-cpu","examples":3,"accuracy":0.1,"loss":null}"#;
+        let read: ClientAccuracy = serde_json::from_str(line).unwrap();
+        assert!(read.loss.is_nan());
+        assert_eq!(read.accuracy, 0.1);
+    }
 
     fn client(id: &str, examples: u64, accuracy: f64) -> ClientAccuracy {
         ClientAccuracy {

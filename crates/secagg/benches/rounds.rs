@@ -66,6 +66,7 @@ fn main() {
             weighted: false,
             len,
             noise: None,
+            min_survivors: 0,
         };
         let (client_time, server_time) = run(&params, case.dropped);
         println!(

@@ -33,6 +33,10 @@ pub struct SecureParams {
     pub len: usize,
     /// Distributed Skellam noise for differential privacy; `None` without.
     pub noise: Option<starling_proto::SkellamSetup>,
+    /// The fewest masked inputs the server unmasks, across the whole
+    /// cohort; 0 leaves only the threshold. Distributed noise is sized for
+    /// this many clients.
+    pub min_survivors: u32,
 }
 
 impl SecureParams {
@@ -118,9 +122,11 @@ impl SecureParams {
         if self.protocol == SecureProtocol::TwoServer {
             return Ok(());
         }
-        if self.protocol == SecureProtocol::SecAggPlus && self.neighbours < 2 {
+        // Two or three clients can only form the complete graph.
+        let fewest = 2.min(self.clients - 1);
+        if self.protocol == SecureProtocol::SecAggPlus && self.neighbours < fewest {
             return fail(format!(
-                "secagg+ needs at least 2 neighbours per client, got {}",
+                "secagg+ needs at least {fewest} neighbours per client, got {}",
                 self.neighbours
             ));
         }
@@ -183,6 +189,7 @@ mod tests {
             weighted: true,
             len: 1000,
             noise: None,
+            min_survivors: 0,
         }
     }
 

@@ -375,6 +375,14 @@ impl MaskingServer {
 
     fn close_masked(&mut self) -> Result<BTreeMap<u32, SecureRequest>, SecAggError> {
         self.at_least_threshold("masked-input", self.masked.len())?;
+        let floor = self.params.min_survivors as usize;
+        if self.masked.len() < floor {
+            return Err(SecAggError::BelowThreshold {
+                phase: "masked-input",
+                have: self.masked.len(),
+                need: floor,
+            });
+        }
         let graph = self.graph.as_ref().ok_or_else(|| {
             SecAggError::Protocol("masked input closed before the graph was drawn".into())
         })?;

@@ -47,12 +47,20 @@ pub fn split(
     Ok(sealed)
 }
 
-/// The mask server's side: its key pair and the rounds it has answered.
+/// Longest vector a mask server sums: 2^26 elements (512 MiB of `u64`).
+pub const MAX_MASK_LEN: usize = 1 << 26;
+
+/// The mask server's side: its key pair, the rounds it has answered and
+/// the sealed seeds it has used.
 #[derive(Debug)]
 pub struct MaskServer {
     key: KeyPair,
     min_clients: usize,
     answered: BTreeSet<(String, u32)>,
+    /// Ephemeral keys of every sealed seed already summed. A seed counts in
+    /// one sum only, whatever run id or round a request names, so sums of
+    /// overlapping sets cannot be subtracted to isolate one client.
+    used: BTreeSet<Vec<u8>>,
 }
 
 impl MaskServer {
@@ -63,6 +71,7 @@ impl MaskServer {
             key: KeyPair::generate()?,
             min_clients: min_clients.max(2),
             answered: BTreeSet::new(),
+            used: BTreeSet::new(),
         })
     }
 
@@ -99,6 +108,20 @@ impl MaskServer {
                 "round {round} of run {run} was already answered"
             )));
         }
+        if len == 0 || len > MAX_MASK_LEN {
+            return Err(SecAggError::Protocol(format!(
+                "a mask sum of {len} elements is outside 1..={MAX_MASK_LEN}"
+            )));
+        }
+        let mut seen = BTreeSet::new();
+        for (slot, sealed) in shares {
+            let ephemeral = sealed.get(..EPHEMERAL_KEY_LEN).unwrap_or(sealed).to_vec();
+            if self.used.contains(&ephemeral) || !seen.insert(ephemeral) {
+                return Err(SecAggError::Protocol(format!(
+                    "the sealed seed of slot {slot} was already summed; each seed counts once"
+                )));
+            }
+        }
         let mut sum = vec![0u64; len];
         for (slot, sealed) in shares {
             let seed = self.open(round, *slot, sealed)?;
@@ -106,6 +129,7 @@ impl MaskServer {
         }
         ring.reduce(&mut sum);
         self.answered.insert((run.to_owned(), round));
+        self.used.extend(seen);
         Ok(sum)
     }
 
@@ -298,6 +322,22 @@ mod tests {
             .mask_sum("run", 1, ring, 1, &shares[..2])
             .unwrap_err();
         assert!(again.to_string().contains("already answered"), "{again}");
+        // Another run id cannot reuse the seeds to isolate a client.
+        let replay = server
+            .mask_sum("other", 1, ring, 1, &shares[1..])
+            .unwrap_err();
+        assert!(replay.to_string().contains("already summed"), "{replay}");
+    }
+
+    #[test]
+    fn oversized_or_empty_sums_are_rejected_before_allocating() {
+        let ring = Ring::new(16).unwrap();
+        let mut server = MaskServer::new(2).unwrap();
+        let shares = vec![(1, vec![0u8; 100]), (2, vec![1u8; 100])];
+        for len in [0, MAX_MASK_LEN + 1, u32::MAX as usize] {
+            let err = server.mask_sum("run", 1, ring, len, &shares).unwrap_err();
+            assert!(err.to_string().contains("outside"), "{err}");
+        }
     }
 
     #[test]

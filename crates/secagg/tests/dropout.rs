@@ -39,6 +39,7 @@ fn params(protocol: SecureProtocol, clients: u32, len: usize) -> SecureParams {
         weighted: true,
         len,
         noise: None,
+        min_survivors: 0,
     }
 }
 

@@ -23,6 +23,7 @@ fn params(clients: u32, threshold: u32) -> SecureParams {
         weighted: true,
         len: 3,
         noise: None,
+        min_survivors: 0,
     }
 }
 
@@ -322,4 +323,32 @@ fn two_server_sum_survives_dropouts() {
     let masks = mask_server.mask_sum("run", 7, ring, 2, &sealed).unwrap();
     ring.add_assign(&mut aggregate, &masks);
     assert_eq!(aggregate, vec![6, 600]);
+}
+
+#[test]
+fn a_round_below_the_survivor_floor_is_not_unmasked() {
+    // Threshold 3 of 5, but the round unmasks only with 4 inputs or more.
+    let mut p = params(5, 3);
+    p.min_survivors = 4;
+    let mut round = start(&p, 1);
+    round.step();
+    let requests = round.server.advance().unwrap();
+    for slot in [1, 2, 3] {
+        let reply = round
+            .clients
+            .get_mut(&slot)
+            .unwrap()
+            .on_request(requests[&slot].clone())
+            .unwrap();
+        round.server.receive(slot, reply).unwrap();
+    }
+    let err = round.server.advance().unwrap_err();
+    assert_eq!(
+        err,
+        SecAggError::BelowThreshold {
+            phase: "masked-input",
+            have: 3,
+            need: 4
+        }
+    );
 }

@@ -20,12 +20,12 @@ use starling_aggregate::{ClientContribution, Strategy, StrategyKind, Weighting};
 
 use self::privacy::Privacy;
 use self::secure::SecureRound;
-use starling_compress::Chain;
+use starling_compress::{Broadcast, Chain};
 use starling_data::Dataset;
 use starling_proto::{
-    Capabilities, ClientMessage, ClientUpdate, DataAssignment, ErrorCode, FinishReason,
-    LocalObjective, ParamSet, RoundTask, SecureReply, SecureRequest, ServerMessage, UpdatePayload,
-    UplinkCompression, encode_server,
+    Capabilities, ClientMessage, ClientUpdate, DataAssignment, DownlinkModel, ErrorCode,
+    FinishReason, LocalObjective, ModelUpdate, ParamSet, RoundTask, SecureReply, SecureRequest,
+    ServerMessage, UpdatePayload, UplinkCompression, encode_server,
 };
 use starling_runlog::{ClassAccuracy, ClientAccuracy, ClientInfo, LiveEvent, RunHeader, Sequenced};
 use tokio::sync::{broadcast, mpsc, watch};
@@ -159,6 +159,22 @@ pub async fn start_run(config: RunConfig) -> Result<RunHandle, StartError> {
         )),
         None => None,
     };
+    let broadcast = match config.downlink()? {
+        Some(spec) => {
+            let chain = Chain::from_spec(&spec, data.initial_model.len()).map_err(|err| {
+                crate::config::ConfigError::Invalid {
+                    field: "downlink_compression",
+                    value: config.downlink_compression.clone(),
+                    reason: err.to_string(),
+                }
+            })?;
+            Some((
+                spec,
+                Broadcast::new(chain, data.initial_model.values().to_vec()),
+            ))
+        }
+        None => None,
+    };
     let kind = config.strategy_kind()?;
     let strategy = Strategy::new(
         kind,
@@ -236,6 +252,7 @@ pub async fn start_run(config: RunConfig) -> Result<RunHandle, StartError> {
         registry: Registry::default(),
         open: None,
         uplink,
+        broadcast,
         dense_payload_len,
         started: Instant::now(),
         bytes_up: 0,
@@ -299,6 +316,9 @@ struct Coordinator {
     open: Option<OpenRound>,
     /// The configured update compression and its decoder.
     uplink: Option<(UplinkCompression, Chain)>,
+    /// With downlink compression: its spec and the reference model clients
+    /// hold.
+    broadcast: Option<(UplinkCompression, Broadcast)>,
     /// Bytes of an update's payload as plain `f32` values.
     dense_payload_len: usize,
     started: Instant,
@@ -473,7 +493,7 @@ impl Coordinator {
                     .secure_params(protocol, open.sampled.len() as u32, self.global.len());
             let mut noise = None;
             if let Some(privacy) = &self.privacy {
-                match privacy.skellam(params.threshold.max(1) as usize) {
+                match privacy.skellam(params.min_survivors.max(params.threshold).max(1) as usize) {
                     Ok(skellam) => {
                         params.noise = Some(starling_proto::SkellamSetup {
                             clip_norm: skellam.clip_norm,
@@ -514,6 +534,14 @@ impl Coordinator {
             }
         }
         self.open = Some(open);
+        if let Some((_, broadcast)) = self.broadcast.as_mut() {
+            // Its own seed, so the model's rounding never repeats a
+            // client's.
+            let seed = round_seed(self.config.seed, round) ^ 0x646f_776e_6c69_6e6b;
+            if let Err(err) = broadcast.advance(self.global.values(), round, seed) {
+                tracing::error!(round, error = %err, "failed to compress the broadcast model; clients keep the previous version");
+            }
+        }
         let objective = self.local_objective();
         for client_id in &sampled {
             self.send_task(round, client_id, &objective);
@@ -564,6 +592,7 @@ impl Coordinator {
                 Ok(requests) => requests,
                 Err(err) => {
                     tracing::warn!(round, phase, error = %err, "secure round aborted");
+                    secure.fail(err.to_string());
                     return Ok(());
                 }
             };
@@ -595,26 +624,38 @@ impl Coordinator {
     /// the clients whose input arrived. Without that sum the round aborts.
     async fn collect_mask_sum(&mut self, round: u32, request: secure::MaskRequest) {
         let secure::MaskRequest { ring, width, seeds } = request;
-        if seeds.len() < 2 {
-            tracing::warn!(
-                round,
-                inputs = seeds.len(),
-                "two-server round aborted: fewer than 2 inputs"
-            );
-            return;
-        }
-        let Some(link) = self.mask_server.as_mut() else {
-            tracing::error!(round, "two-server round without a mask server link");
+        let result = if seeds.len() < 2 {
+            Err(format!(
+                "{} inputs arrived, the mask server sums at least 2",
+                seeds.len()
+            ))
+        } else if let Some(link) = self.mask_server.as_mut() {
+            let mut result = link
+                .sum(&self.run_id, round, ring, width, seeds.clone())
+                .await;
+            if let Err(crate::mask_server::MaskLinkError::Connection { reason, .. }) = &result {
+                tracing::warn!(
+                    round,
+                    reason,
+                    "mask server connection failed; reconnecting once"
+                );
+                result = match link.reconnect().await {
+                    Ok(()) => link.sum(&self.run_id, round, ring, width, seeds).await,
+                    Err(err) => Err(err),
+                };
+            }
+            result.map_err(|err| err.to_string())
+        } else {
+            Err("no mask server link".to_owned())
+        };
+        let Some(secure) = self.open.as_mut().and_then(|open| open.secure.as_mut()) else {
             return;
         };
-        match link.sum(&self.run_id, round, ring, width, seeds).await {
-            Ok(sum) => {
-                if let Some(secure) = self.open.as_mut().and_then(|open| open.secure.as_mut()) {
-                    secure.set_mask_sum(sum);
-                }
-            }
-            Err(err) => {
-                tracing::error!(round, error = %err, "mask server sum failed; the round aborts");
+        match result {
+            Ok(sum) => secure.set_mask_sum(sum),
+            Err(reason) => {
+                tracing::error!(round, reason, "mask server sum failed; the round aborts");
+                secure.fail(format!("mask server sum failed: {reason}"));
             }
         }
     }
@@ -673,9 +714,11 @@ impl Coordinator {
     }
 
     fn send_task(&mut self, round: u32, client_id: &str, objective: &LocalObjective) {
+        let (model, downlink, saved) = self.task_model(client_id);
         let task = RoundTask {
             round,
-            model: self.global.clone(),
+            model,
+            downlink,
             config: self.config.train.clone(),
             deadline_ms: self.config.round_timeout().as_millis() as u64,
             seed: client_seed(self.config.seed, round, client_id),
@@ -698,8 +741,48 @@ impl Coordinator {
         };
         if let Some(open) = self.open.as_mut() {
             open.tasks.insert(client_id.to_owned(), frame.clone());
+            open.bytes_down_saved += saved as u64;
         }
         self.deliver_task(client_id, frame);
+    }
+
+    /// The model of `client_id`'s task: the global model without downlink
+    /// compression; otherwise the compressed steps from the version the
+    /// client holds, or the whole reference when it holds none the steps
+    /// reach. Also returns an estimate of the bytes the steps saved
+    /// against the dense model.
+    fn task_model(&mut self, client_id: &str) -> (ParamSet, Option<DownlinkModel>, usize) {
+        let Some((spec, broadcast)) = &self.broadcast else {
+            return (self.global.clone(), None, 0);
+        };
+        let version = broadcast.round();
+        let have = self
+            .registry
+            .client(client_id)
+            .and_then(|entry| entry.model_version);
+        let specs = self.global.specs().to_vec();
+        let reference = || {
+            ParamSet::new(specs.clone(), broadcast.reference().to_vec())
+                .unwrap_or_else(|_| self.global.clone())
+        };
+        let (model, update, saved) = match (
+            broadcast.steps_since(have),
+            ParamSet::new(Vec::new(), Vec::new()),
+        ) {
+            (Some(steps), Ok(empty)) => {
+                let step_bytes: usize = steps.iter().map(|step| step.bytes.len()).sum();
+                let saved = self.dense_payload_len.saturating_sub(step_bytes);
+                (empty, Some(ModelUpdate { specs, steps }), saved)
+            }
+            _ => (reference(), None, 0),
+        };
+        let downlink = DownlinkModel {
+            version,
+            compression: *spec,
+            update,
+        };
+        self.registry.set_model_version(client_id, version);
+        (model, Some(downlink), saved)
     }
 
     fn deliver_task(&mut self, client_id: &str, frame: Bytes) {
@@ -743,9 +826,8 @@ impl Coordinator {
             train_loss: weighted_loss(&open),
             bytes_up: open.bytes_up,
             bytes_down: open.bytes_down,
-            // Updates and models travel as plain f32 values for now.
             bytes_up_uncompressed: open.bytes_up_uncompressed,
-            bytes_down_uncompressed: open.bytes_down,
+            bytes_down_uncompressed: open.bytes_down + open.bytes_down_saved,
             ..RoundMetrics::default()
         };
         if open.secure.is_some() {
@@ -783,13 +865,13 @@ impl Coordinator {
         let Some(secure) = open.secure.as_mut() else {
             return;
         };
-        let outcome = if secure.phase() == "unmask" {
-            secure.finish()
-        } else {
-            Err(starling_secagg::SecAggError::Protocol(format!(
-                "the round stopped in the {} phase",
+        let outcome = match secure.failure() {
+            Some(reason) => Err(reason.to_owned()),
+            None if secure.phase() == "unmask" => secure.finish().map_err(|err| err.to_string()),
+            None => Err(format!(
+                "the {} phase timed out without enough replies",
                 secure.phase()
-            )))
+            )),
         };
         let outcome = match outcome {
             Ok(outcome) => outcome,
@@ -1023,8 +1105,10 @@ impl Coordinator {
                 message,
             } => {
                 self.count_up(frame_bytes, self.uncompressed_size(frame_bytes, &message));
-                if let Some(secure) = self.open.as_mut().and_then(|open| open.secure.as_mut()) {
-                    secure.count_up(&message, frame_bytes as u64);
+                if let Some(open) = self.open.as_mut()
+                    && let Some(secure) = open.secure.as_mut()
+                {
+                    secure.count_up(open.round, &message, frame_bytes as u64);
                 }
                 self.handle_message(connection, message);
             }

@@ -34,6 +34,10 @@ pub struct ClientEntry {
     pub num_examples: u64,
     /// Built-in partition index, once assigned.
     pub partition: Option<u32>,
+    /// With downlink compression: the model version the client was last
+    /// sent. Cleared at every registration, since a new process holds no
+    /// model.
+    pub model_version: Option<u32>,
 }
 
 /// Outcome of a registration.
@@ -115,6 +119,14 @@ impl Registry {
 
     /// Registers `client_id` on `connection`, replacing an older live
     /// connection with the same id.
+    /// Records the model version sent to `client_id`.
+    pub fn set_model_version(&mut self, client_id: &str, version: u32) {
+        if let Some(entry) = self.clients.get_mut(client_id) {
+            entry.model_version = Some(version);
+        }
+    }
+
+    /// Registers `client_id` on `connection`.
     pub fn register(
         &mut self,
         connection: ConnectionId,
@@ -131,6 +143,7 @@ impl Registry {
                 capabilities: Capabilities::default(),
                 num_examples: 0,
                 partition: None,
+                model_version: None,
             });
         if let Some(old) = entry.connection.replace(connection)
             && old != connection
@@ -142,6 +155,7 @@ impl Registry {
         }
         entry.capabilities = capabilities;
         entry.num_examples = num_examples;
+        entry.model_version = None;
         if let Some(conn) = self.connections.get_mut(&connection) {
             conn.client_id = Some(client_id.to_owned());
         }

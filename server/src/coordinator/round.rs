@@ -79,6 +79,9 @@ pub struct OpenRound {
     pub rejected: usize,
     pub bytes_up: u64,
     pub bytes_down: u64,
+    /// Bytes the downlink compression saved against dense models (an
+    /// estimate: dense payload size minus the steps' bytes).
+    pub bytes_down_saved: u64,
     /// Size `bytes_up` would have had with every update as plain `f32`.
     pub bytes_up_uncompressed: u64,
     /// Compression of the round's updates; `None` for plain `f32`.
@@ -100,6 +103,7 @@ impl OpenRound {
             rejected: 0,
             bytes_up: 0,
             bytes_down: 0,
+            bytes_down_saved: 0,
             bytes_up_uncompressed: 0,
             codec,
             expects_control: false,

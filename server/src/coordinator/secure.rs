@@ -44,6 +44,8 @@ pub struct SecureRound {
     pub protocol_bytes: u64,
     /// Bytes of the masked inputs.
     pub masked_bytes: u64,
+    /// Why the protocol stopped early, when it did.
+    failure: Option<String>,
 }
 
 /// What the coordinator sends the mask server in a two-server round.
@@ -107,6 +109,7 @@ impl SecureRound {
             reports: BTreeMap::new(),
             protocol_bytes: 0,
             masked_bytes: 0,
+            failure: None,
         })
     }
 
@@ -165,9 +168,21 @@ impl SecureRound {
         }
     }
 
-    /// Counts the bytes of a client's secure frame.
-    pub fn count_up(&mut self, message: &ClientMessage, frame_bytes: u64) {
+    /// Records why the protocol stopped early.
+    pub fn fail(&mut self, reason: String) {
+        self.failure.get_or_insert(reason);
+    }
+
+    /// Why the protocol stopped early, if it did.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
+    }
+
+    /// Counts the bytes of a client's secure frame for round `round`;
+    /// frames of other rounds are not this round's cost.
+    pub fn count_up(&mut self, round: u32, message: &ClientMessage, frame_bytes: u64) {
         match message {
+            ClientMessage::Secure(reply) if reply.round() != round => {}
             ClientMessage::Secure(SecureReply::MaskedInput { .. }) => {
                 self.masked_bytes += frame_bytes;
             }
