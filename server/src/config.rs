@@ -569,7 +569,9 @@ impl RunConfig {
             if privacy.noise_multiplier.is_none() {
                 return Err(invalid(
                     "privacy.target_epsilon",
-                    format!("{:?}", privacy.target_epsilon),
+                    privacy
+                        .target_epsilon
+                        .map_or_else(|| "unset".to_owned(), |target| target.to_string()),
                     "with secure aggregation set privacy.noise_multiplier: the calibration \
                      assumes server noise with amplification by sampling",
                 ));
@@ -624,9 +626,16 @@ impl RunConfig {
             .unwrap_or(self.expected_clients)
             .max(self.expected_clients)
             .max(2);
-        self.secure_params(protocol, cohort, 1)
-            .check()
-            .map_err(|err| invalid("secure", value, &err.to_string()))
+        self.secure_params(protocol, cohort, 1).check().map_err(|err| {
+            invalid(
+                "secure",
+                value,
+                &format!(
+                    "{err} (checked for the largest cohort this run can sample, {cohort} clients: \
+                     the larger of clients_per_round and expected_clients)"
+                ),
+            )
+        })
     }
 
     fn validate_privacy(&self, kind: StrategyKind) -> Result<(), ConfigError> {

@@ -1458,20 +1458,21 @@ fn run_header(config: &RunConfig, run_id: &str) -> RunHeader {
 }
 
 /// Describes secure aggregation for the run header, e.g.
-/// `secagg+ (threshold 2/3, 48-bit ring, 16-bit values, range ±0.5)`.
+/// `secagg+ (threshold 0.67, 48-bit ring, 16-bit values, range ±0.5)`.
 fn describe_secure(config: &RunConfig) -> String {
     match config.secure_protocol() {
         Ok(Some(protocol)) => {
             let secure = &config.secure;
-            let neighbours = match (protocol, secure.neighbours) {
+            let sharing = match (protocol, secure.neighbours) {
+                (starling_proto::SecureProtocol::TwoServer, _) => String::new(),
                 (starling_proto::SecureProtocol::SecAggPlus, Some(k)) => {
-                    format!(", {k} neighbours")
+                    format!("threshold {:.2}, {k} neighbours, ", secure.threshold)
                 }
-                _ => String::new(),
+                _ => format!("threshold {:.2}, ", secure.threshold),
             };
             format!(
-                "{protocol} (threshold {:.2}{neighbours}, {}-bit ring, {}-bit values, range ±{})",
-                secure.threshold, secure.ring_bits, secure.value_bits, secure.clip_range
+                "{protocol} ({sharing}{}-bit ring, {}-bit values, range ±{})",
+                secure.ring_bits, secure.value_bits, secure.clip_range
             )
         }
         _ => "off".to_owned(),
