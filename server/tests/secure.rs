@@ -92,7 +92,8 @@ async fn survivors_sum_is_applied_when_a_client_drops_after_sharing_keys() {
         (5, 4, 1)
     );
     assert!(!secure.aborted);
-    assert!(secure.protocol_bytes > 0 && secure.masked_bytes > 0);
+    assert!(secure.protocol_bytes > 0);
+    assert!(secure.masked_bytes > 0);
     assert_eq!(
         (metrics.completed, metrics.dropped, metrics.examples),
         (4, 1, 400)

@@ -47,7 +47,8 @@ pub fn split(
     Ok(sealed)
 }
 
-/// Longest vector a mask server sums: 2^26 elements (512 MiB of `u64`).
+/// Maximum length of a vector a mask server sums: 2^26 elements (512 MiB
+/// of `u64`).
 pub const MAX_MASK_LEN: usize = 1 << 26;
 
 /// The mask server's side: its key pair, the rounds it has answered and
@@ -64,8 +65,8 @@ pub struct MaskServer {
 }
 
 impl MaskServer {
-    /// A mask server with a fresh key that refuses sums over fewer than
-    /// `min_clients` clients.
+    /// Creates a mask server with a fresh key that rejects sums over fewer
+    /// than `min_clients` clients.
     pub fn new(min_clients: usize) -> Result<Self, SecAggError> {
         Ok(Self {
             key: KeyPair::generate()?,
@@ -75,7 +76,7 @@ impl MaskServer {
         })
     }
 
-    /// The public key clients seal their seeds to.
+    /// Returns the public key clients seal their seeds to.
     pub fn public_key(&self) -> &[u8] {
         self.key.public()
     }
@@ -178,7 +179,7 @@ impl Aggregator {
         })
     }
 
-    /// The ring of the round.
+    /// Returns the ring of the round.
     pub fn ring(&self) -> Ring {
         self.ring
     }
@@ -238,7 +239,7 @@ impl Aggregator {
         self.masked.len()
     }
 
-    /// The sealed seeds to send to the mask server, by slot.
+    /// Returns the sealed seeds to send to the mask server, by slot.
     pub fn sealed_seeds(&self) -> Vec<(u32, Vec<u8>)> {
         self.seeds
             .iter()

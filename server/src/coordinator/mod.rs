@@ -527,7 +527,7 @@ impl Coordinator {
             ) {
                 Ok(secure) => open.secure = Some(secure),
                 Err(err) => {
-                    tracing::error!(round, error = %err, "secure round refused; nothing is aggregated");
+                    tracing::error!(round, error = %err, "secure round rejected: invalid parameters for this cohort; nothing is aggregated");
                     self.refuse_round(open, round_start, format!("secure round refused: {err}"));
                     return Ok(());
                 }

@@ -113,7 +113,7 @@ impl SecureRound {
         })
     }
 
-    /// The setup sent with `client_id`'s task.
+    /// Returns the setup sent with `client_id`'s task.
     pub fn setup(&self, client_id: &str) -> Option<SecureSetup> {
         self.slots
             .get(client_id)
@@ -126,7 +126,7 @@ impl SecureRound {
         self.noise.as_ref().map(|(noise, _)| noise)
     }
 
-    /// The protocol's name.
+    /// Returns the protocol's name.
     pub fn protocol(&self) -> &'static str {
         self.params.protocol.as_str()
     }
@@ -173,7 +173,7 @@ impl SecureRound {
         self.failure.get_or_insert(reason);
     }
 
-    /// Why the protocol stopped early, if it did.
+    /// Returns the reason the protocol stopped early, if it did.
     pub fn failure(&self) -> Option<&str> {
         self.failure.as_deref()
     }
@@ -288,7 +288,8 @@ impl SecureRound {
         })
     }
 
-    /// The round's entry in the metrics, for a completed or aborted round.
+    /// Returns the round's entry in the metrics, for a completed or aborted
+    /// round.
     pub fn metrics(&self, outcome: Option<&SecureOutcome>) -> SecAggRound {
         SecAggRound {
             protocol: self.protocol().to_owned(),
