@@ -40,6 +40,7 @@ import logging
 import os
 import platform
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -548,6 +549,12 @@ def parse_args() -> argparse.Namespace:
         help="cases to run, any subset of 'abc' (default abc)",
     )
     parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="runs of each case in this process; the median total is printed (default 1)",
+    )
+    parser.add_argument(
         "--seed",
         type=int,
         default=0,
@@ -558,6 +565,8 @@ def parse_args() -> argparse.Namespace:
         parser.error(
             f"--clients must be at least {SPARSE_NUM_SHARES}, got {args.clients}"
         )
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     unknown = set(args.cases) - set("abc")
     if unknown:
         parser.error(f"invalid --cases {args.cases!r}: use only the letters a, b and c")
@@ -585,13 +594,26 @@ def main() -> None:
     )
 
     cases = build_cases(args.clients)
+    medians = []
     for label in args.cases:
         spec = cases[label]
+        totals = []
+        for repeat in range(args.repeats):
+            print()
+            run_note = f" (run {repeat + 1} of {args.repeats})" if args.repeats > 1 else ""
+            print(f"case {label}: {spec.description}{run_note}")
+            print(f"  uptime before: {load_average_line()}")
+            result = run_case(spec, args.clients, args.params, args.seed)
+            print_result(result, args.clients, args.params)
+            totals.append(
+                sum(result.stage_times[stage].wall for stage in Stage.all())
+            )
+        medians.append((label, statistics.median(totals), totals))
+    if args.repeats > 1:
         print()
-        print(f"case {label}: {spec.description}")
-        print(f"  uptime before: {load_average_line()}")
-        result = run_case(spec, args.clients, args.params, args.seed)
-        print_result(result, args.clients, args.params)
+        for label, median, totals in medians:
+            runs = ", ".join(f"{total:.3f}" for total in totals)
+            print(f"case {label}: median total {median:.3f} s (runs {runs})")
     print()
     print(f"uptime after: {load_average_line()}")
 

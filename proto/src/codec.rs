@@ -10,7 +10,7 @@ use crate::message::{ClientMessage, ServerMessage};
 pub const MAGIC: [u8; 2] = *b"SL";
 
 /// Version of the message catalogue; bumped on any incompatible change.
-pub const PROTOCOL_VERSION: u16 = 4;
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// Bytes before the postcard body.
 pub const HEADER_LEN: usize = 4;
@@ -197,5 +197,42 @@ mod tests {
         };
         let frame = encode_client(&message).unwrap();
         assert_eq!(decode_client(&frame, 1024).unwrap(), message);
+    }
+
+    #[test]
+    fn byte_fields_keep_sequence_layout() {
+        // Byte fields are written in one piece (serde_bytes) for speed, in
+        // the layout a sequence of u8 has: the length, then the bytes.
+        let reply = crate::secure::SecureReply::MaskedInput {
+            round: 2,
+            masked: vec![1, 2, 3],
+            mask_share: Some(vec![9]),
+            report: crate::secure::TrainingReport {
+                local_steps: 1,
+                train_loss: 0.5,
+            },
+        };
+        let mut expected = vec![2, 2, 3, 1, 2, 3, 1, 1, 9, 1];
+        expected.extend_from_slice(&0.5f64.to_le_bytes());
+        assert_eq!(postcard::to_allocvec(&reply).unwrap(), expected);
+
+        let keys = crate::secure::PeerKeys {
+            slot: 5,
+            enc_key: vec![4, 4],
+            mask_key: Vec::new(),
+        };
+        assert_eq!(postcard::to_allocvec(&keys).unwrap(), [5, 2, 4, 4, 0]);
+
+        let sum = crate::secure::MaskServerReply::Sum(vec![7, 8]);
+        assert_eq!(postcard::to_allocvec(&sum).unwrap(), [1, 2, 7, 8]);
+
+        let compressed = UpdatePayload::Compressed(vec![6]);
+        assert_eq!(postcard::to_allocvec(&compressed).unwrap(), [1, 1, 6]);
+
+        let frame = encode_client(&ClientMessage::Secure(reply.clone())).unwrap();
+        assert_eq!(
+            decode_client(&frame, 1024).unwrap(),
+            ClientMessage::Secure(reply)
+        );
     }
 }

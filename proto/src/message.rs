@@ -138,7 +138,7 @@ pub enum UpdatePayload {
     Dense(ParamSet),
     /// The deltas, flattened in the global model's layout and encoded by
     /// the round's compression chain; the bytes start with the chain's tags.
-    Compressed(Vec<u8>),
+    Compressed(#[serde(with = "serde_bytes")] Vec<u8>),
 }
 
 impl UpdatePayload {
@@ -238,6 +238,7 @@ pub struct ModelStep {
     /// Seed of the step's stochastic rounding and rand-k positions.
     pub seed: u64,
     /// The encoded difference, in the compression's format.
+    #[serde(with = "serde_bytes")]
     pub bytes: Vec<u8>,
 }
 

@@ -63,6 +63,7 @@ pub struct SecureSetup {
     pub weighted: bool,
     /// Two-server protocol: the mask server's public key, which seals the
     /// client's share for it.
+    #[serde(with = "serde_bytes")]
     pub mask_server_key: Option<Vec<u8>>,
     /// Differential privacy with distributed noise: the client adds its
     /// share of Skellam noise to the rounded update before masking, and
@@ -89,8 +90,10 @@ pub struct PeerKeys {
     /// The client's slot.
     pub slot: u32,
     /// Key-agreement public key for encrypting shares.
+    #[serde(with = "serde_bytes")]
     pub enc_key: Vec<u8>,
     /// Key-agreement public key for the pairwise masks.
+    #[serde(with = "serde_bytes")]
     pub mask_key: Vec<u8>,
 }
 
@@ -103,6 +106,7 @@ pub struct SealedShares {
     pub to: u32,
     /// AES-256-GCM ciphertext of the recipient's share of the sender's mask
     /// seed and of its mask secret key.
+    #[serde(with = "serde_bytes")]
     pub ciphertext: Vec<u8>,
 }
 
@@ -112,6 +116,7 @@ pub struct RevealedShare {
     /// The slot whose secret this is a share of.
     pub owner: u32,
     /// The 32-byte share, a P-256 scalar.
+    #[serde(with = "serde_bytes")]
     pub share: Vec<u8>,
 }
 
@@ -174,8 +179,10 @@ pub enum SecureReply {
         /// Round.
         round: u32,
         /// Key-agreement public key for encrypting shares.
+        #[serde(with = "serde_bytes")]
         enc_key: Vec<u8>,
         /// Key-agreement public key for the pairwise masks.
+        #[serde(with = "serde_bytes")]
         mask_key: Vec<u8>,
     },
     /// Phase 2: one sealed bundle per neighbour.
@@ -191,9 +198,11 @@ pub enum SecureReply {
         round: u32,
         /// Packed ring elements: the values, then the weight, then the
         /// count of clipped values.
+        #[serde(with = "serde_bytes")]
         masked: Vec<u8>,
         /// Two-server protocol: the client's share for the mask server,
         /// sealed to its key; `None` otherwise.
+        #[serde(with = "serde_bytes")]
         mask_share: Option<Vec<u8>>,
         /// Loss and steps of local training.
         report: TrainingReport,
@@ -256,9 +265,9 @@ pub enum MaskServerRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum MaskServerReply {
     /// The SEC1-encoded public key.
-    PublicKey(Vec<u8>),
+    PublicKey(#[serde(with = "serde_bytes")] Vec<u8>),
     /// The packed sum of the requested masks.
-    Sum(Vec<u8>),
+    Sum(#[serde(with = "serde_bytes")] Vec<u8>),
     /// The request was rejected; the text says why.
     Error(String),
 }

@@ -165,6 +165,8 @@ pub struct MaskServerLink {
     socket: Socket,
     public_key: Vec<u8>,
     timeout: Duration,
+    /// Frame bytes sent and received so far, both directions.
+    traffic: u64,
 }
 
 impl MaskServerLink {
@@ -187,6 +189,7 @@ impl MaskServerLink {
             socket,
             public_key: Vec::new(),
             timeout,
+            traffic: 0,
         };
         match link.request(&MaskServerRequest::PublicKey).await? {
             MaskServerReply::PublicKey(key) => link.public_key = key,
@@ -201,6 +204,11 @@ impl MaskServerLink {
         &self.public_key
     }
 
+    /// Frame bytes this link has sent and received, both directions.
+    pub fn traffic(&self) -> u64 {
+        self.traffic
+    }
+
     /// Opens a new connection after the old one failed. A restarted mask
     /// server has a new key, so seeds sealed to the old one will not open.
     pub async fn reconnect(&mut self) -> Result<(), MaskLinkError> {
@@ -211,7 +219,9 @@ impl MaskServerLink {
                 "the mask server's key changed; this round's seeds cannot be opened"
             );
         }
+        let traffic = self.traffic;
         *self = fresh;
+        self.traffic += traffic;
         Ok(())
     }
 
@@ -252,6 +262,8 @@ impl MaskServerLink {
             reason,
         };
         let frame = encode_mask(request).map_err(|err| connection(err.to_string()))?;
+        self.traffic += frame.len() as u64;
+        let traffic = &mut self.traffic;
         let exchange = async {
             self.socket
                 .send(tokio_tungstenite::tungstenite::Message::Binary(
@@ -262,6 +274,7 @@ impl MaskServerLink {
             loop {
                 match self.socket.next().await {
                     Some(Ok(tokio_tungstenite::tungstenite::Message::Binary(frame))) => {
+                        *traffic += frame.len() as u64;
                         return decode_mask::<MaskServerReply>(&frame, DEFAULT_MAX_MESSAGE_BYTES)
                             .map_err(|err| err.to_string());
                     }

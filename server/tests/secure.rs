@@ -215,13 +215,16 @@ async fn two_server_round_sums_the_inputs_that_arrived() {
         let fixed = FixedPoint::with(setup.clip_range, setup.value_bits);
         let ring = starling_secagg::Ring::new(setup.ring_bits).unwrap();
         let values = vec![0.01 * (i as f32 + 1.0); len];
-        let mut encoded = fixed.encode(&values, 50, i as u64).unwrap().values;
+        let mut encoded = fixed
+            .encode_packed(ring, &values, 50, i as u64)
+            .unwrap()
+            .bytes;
         let share =
             starling_secagg::two_server::split(ring, &mut encoded, &key, task.round, setup.slot)
                 .unwrap();
         let reply = starling_proto::SecureReply::MaskedInput {
             round: task.round,
-            masked: ring.pack(&encoded),
+            masked: encoded,
             mask_share: Some(share),
             report: starling_proto::TrainingReport {
                 local_steps: 2,
@@ -236,6 +239,15 @@ async fn two_server_round_sums_the_inputs_that_arrived() {
     let secure = metrics.secure_aggregation.expect("secure metrics");
     assert_eq!(secure.protocol, "two-server");
     assert_eq!((secure.clients, secure.survivors), (4, 3));
+    // The exchange with the mask server counts: at least its reply, the
+    // packed sum of the masks (len + 2 elements of 6 bytes in a 48-bit
+    // ring), and at most that plus the three sealed seeds and framing.
+    let packed_sum = (len as u64 + 2) * 6;
+    assert!(
+        (packed_sum..packed_sum + 1_000).contains(&secure.protocol_bytes),
+        "protocol bytes {} for a packed sum of {packed_sum}",
+        secure.protocol_bytes
+    );
     assert_eq!(
         (metrics.completed, metrics.dropped, metrics.examples),
         (3, 1, 150)
@@ -278,7 +290,7 @@ async fn mask_server_answers_each_round_once() {
     let key = link.public_key().to_vec();
     let seeds: Vec<(u32, Vec<u8>)> = (1..=3)
         .map(|slot| {
-            let mut input = vec![5u64, 6];
+            let mut input = ring.pack(&[5, 6]);
             let share = starling_secagg::two_server::split(ring, &mut input, &key, 1, slot);
             (slot, share.unwrap())
         })

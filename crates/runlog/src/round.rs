@@ -127,7 +127,8 @@ pub struct SecAggRound {
     #[serde(default)]
     pub clipped_values: u64,
     /// Bytes the protocol added: keys, share bundles, requests and revealed
-    /// shares, both directions.
+    /// shares, both directions, and for two-server rounds the coordinator's
+    /// exchange with the mask server.
     #[serde(default)]
     pub protocol_bytes: u64,
     /// Bytes of the masked inputs themselves.

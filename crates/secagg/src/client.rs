@@ -5,12 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use p256::elliptic_curve::PrimeField;
-use p256::{PublicKey, Scalar, SecretKey};
+use p256::{Scalar, SecretKey};
 use starling_proto::{
     PeerKeys, RevealedShare, SealedShares, SecureReply, SecureRequest, SecureSetup,
 };
 
-use crate::keys::{self, KeyPair};
+use crate::fixed::FixedPoint;
+use crate::keys::{self, KeyPair, PublicKey};
 use crate::prg::{self, Sign};
 use crate::ring::Ring;
 use crate::{SecAggError, random, seal, shamir};
@@ -57,7 +58,9 @@ pub struct MaskingClient {
     enc: KeyPair,
     mask: KeyPair,
     seed: Scalar,
-    input: Vec<u64>,
+    input: Input,
+    /// Values clipped when an update input was quantized.
+    clipped: Option<u64>,
     phase: ClientPhase,
     peers: BTreeMap<u32, Peer>,
     /// Shares held, by owner: (mask-seed share, secret-key share). The
@@ -99,6 +102,20 @@ pub(crate) fn pair_sign(slot: u32, peer: u32) -> Sign {
     if slot < peer { Sign::Add } else { Sign::Sub }
 }
 
+/// The input a client masks.
+enum Input {
+    /// An update, quantized only when the masked input is due, straight
+    /// into the buffer that is masked and sent.
+    Update {
+        values: Vec<f32>,
+        fixed: FixedPoint,
+        weight: u64,
+        seed: u64,
+    },
+    /// Ring elements already packed as `Ring::pack` lays them out.
+    Packed(Vec<u8>),
+}
+
 impl MaskingClient {
     /// Starts a round with an encoded input (see `FixedPoint::encode`);
     /// returns the state and the key advertisement to send.
@@ -108,14 +125,74 @@ impl MaskingClient {
         input: Vec<u64>,
     ) -> Result<(Self, SecureReply), SecAggError> {
         let ring = Ring::new(setup.ring_bits)?;
+        Self::with_packed(setup, round, ring.pack(&input))
+    }
+
+    /// [`MaskingClient::new`] with the input already packed (see
+    /// `FixedPoint::encode_packed`).
+    pub fn with_packed(
+        setup: &SecureSetup,
+        round: u32,
+        input: Vec<u8>,
+    ) -> Result<(Self, SecureReply), SecAggError> {
+        let ring = Ring::new(setup.ring_bits)?;
+        if !input.len().is_multiple_of(ring.element_bytes()) {
+            return Err(SecAggError::BadInput(format!(
+                "{} bytes are not a whole number of {}-byte elements",
+                input.len(),
+                ring.element_bytes()
+            )));
+        }
+        Self::start(setup, round, Input::Packed(input))
+    }
+
+    /// Starts a round with the update itself: it is quantized with `fixed`
+    /// (see `FixedPoint::encode_packed`, with `weight` and the rounding
+    /// `seed`) when the masked input is due. Until then the client holds
+    /// only the update, and the buffer it masks and sends is written once.
+    /// Non-finite values are refused here, before any key is advertised.
+    pub fn with_update(
+        setup: &SecureSetup,
+        round: u32,
+        values: Vec<f32>,
+        fixed: FixedPoint,
+        weight: u64,
+        seed: u64,
+    ) -> Result<(Self, SecureReply), SecAggError> {
+        // A pass without early exit, which runs on vector registers; the
+        // position is found only on failure.
+        let finite = values
+            .iter()
+            .fold(true, |all, value| all & value.is_finite());
+        if !finite
+            && let Some((index, value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite())
+        {
+            return Err(SecAggError::NonFinite {
+                index,
+                value: *value,
+            });
+        }
+        let input = Input::Update {
+            values,
+            fixed,
+            weight,
+            seed,
+        };
+        Self::start(setup, round, input)
+    }
+
+    fn start(
+        setup: &SecureSetup,
+        round: u32,
+        input: Input,
+    ) -> Result<(Self, SecureReply), SecAggError> {
+        let ring = Ring::new(setup.ring_bits)?;
         if setup.slot == 0 || setup.slot > setup.clients {
             return Err(SecAggError::Protocol(format!(
                 "slot {} is outside 1..={}",
                 setup.slot, setup.clients
             )));
         }
-        let mut input = input;
-        ring.reduce(&mut input);
         let enc = KeyPair::generate()?;
         let mask = KeyPair::generate()?;
         let advert = SecureReply::AdvertiseKeys {
@@ -133,11 +210,18 @@ impl MaskingClient {
             mask,
             seed: random::scalar()?,
             input,
+            clipped: None,
             phase: ClientPhase::Advertised,
             peers: BTreeMap::new(),
             held: BTreeMap::new(),
         };
         Ok((client, advert))
+    }
+
+    /// Values clipped to the range when the update was quantized: known
+    /// once the masked input was made, and `None` for a packed input.
+    pub fn clipped(&self) -> Option<u64> {
+        self.clipped
     }
 
     /// Current phase.
@@ -231,7 +315,7 @@ impl MaskingClient {
                 .ok_or_else(|| SecAggError::Protocol(format!("no keys for slot {to}")))?;
             let [outbound, inbound] =
                 self.enc
-                    .agree_pair(&peer.enc, &label, &share_label(self.round, to, self.slot));
+                    .agree_pair(&peer.enc, &label, &share_label(self.round, to, self.slot))?;
             peer.inbound = inbound;
             let key = outbound;
             sealed.push(SealedShares {
@@ -282,26 +366,32 @@ impl MaskingClient {
                 need: self.threshold,
             });
         }
-        let mut masked = std::mem::take(&mut self.input);
-        let seed = self_mask_seed(&self.seed, self.round, self.slot);
-        prg::apply(self.ring, &seed, Sign::Add, &mut masked);
+        let mut masked = match std::mem::replace(&mut self.input, Input::Packed(Vec::new())) {
+            Input::Packed(bytes) => bytes,
+            Input::Update {
+                values,
+                fixed,
+                weight,
+                seed,
+            } => {
+                let encoded = fixed.encode_packed(self.ring, &values, weight, seed)?;
+                self.clipped = Some(encoded.clipped);
+                encoded.bytes
+            }
+        };
+        let mut masks = vec![(self_mask_seed(&self.seed, self.round, self.slot), Sign::Add)];
         for &peer in self.held.keys().filter(|&&peer| peer != self.slot) {
             let pair_seed = self.mask.agree(
                 &self.peers[&peer].mask,
                 &mask_label(self.round, self.slot, peer),
-            );
-            prg::apply(
-                self.ring,
-                &pair_seed,
-                pair_sign(self.slot, peer),
-                &mut masked,
-            );
+            )?;
+            masks.push((pair_seed, pair_sign(self.slot, peer)));
         }
-        self.ring.reduce(&mut masked);
+        prg::apply_all_packed(self.ring, &masks, &mut masked);
         self.phase = ClientPhase::Masked;
         Ok(SecureReply::MaskedInput {
             round: self.round,
-            masked: self.ring.pack(&masked),
+            masked,
             mask_share: None,
             report: starling_proto::TrainingReport {
                 local_steps: 0,

@@ -6,6 +6,9 @@ pub enum SecAggError {
     /// The parameters cannot give a correct or private round.
     #[error("invalid secure aggregation parameters: {0}")]
     Params(String),
+    /// The cryptography library failed on valid input.
+    #[error("the cryptography library failed: {0}")]
+    Crypto(&'static str),
     /// The operating system's random number generator failed.
     #[error("the system random number generator failed: {0}")]
     Random(String),

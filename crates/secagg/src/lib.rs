@@ -31,11 +31,13 @@ pub mod two_server;
 
 pub use client::{ClientPhase, MaskingClient};
 pub use error::SecAggError;
-pub use fixed::{Decoded, Encoded, FixedPoint};
+pub use fixed::{Decoded, Encoded, FixedPoint, PackedEncoded};
 pub use graph::Graph;
-pub use keys::KeyPair;
+pub use keys::{KeyPair, PublicKey, parse_public};
 pub use params::{SecureParams, default_neighbours, default_threshold};
-pub use prg::{Sign, apply as apply_mask};
+pub use prg::{
+    Sign, apply as apply_mask, apply_all as apply_masks, apply_all_packed as apply_masks_packed,
+};
 pub use ring::Ring;
 pub use server::{MaskingServer, Participation, ServerPhase};
 pub use shamir::{Lagrange, reconstruct, split};

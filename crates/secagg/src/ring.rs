@@ -71,20 +71,45 @@ impl Ring {
         }
     }
 
-    /// Packs reduced elements into `element_bytes` little-endian bytes each.
+    /// Packs elements, reduced modulo 2^b, into `element_bytes`
+    /// little-endian bytes each.
     pub fn pack(self, values: &[u64]) -> Vec<u8> {
-        let width = self.element_bytes();
-        let mut out = Vec::with_capacity(values.len() * width);
-        for value in values {
-            out.extend_from_slice(&(value & self.mask).to_le_bytes()[..width]);
-        }
+        let mut out = Vec::with_capacity(values.len() * self.element_bytes());
+        self.pack_extend(values, &mut out);
         out
+    }
+
+    /// Appends the packed form of `values` to `out`.
+    pub fn pack_extend(self, values: &[u64], out: &mut Vec<u8>) {
+        let start = out.len();
+        out.resize(start + values.len() * self.element_bytes(), 0);
+        let out = &mut out[start..];
+        match self.element_bytes() {
+            1 => pack_into::<1>(self.mask, values, out),
+            2 => pack_into::<2>(self.mask, values, out),
+            3 => pack_into::<3>(self.mask, values, out),
+            4 => pack_into::<4>(self.mask, values, out),
+            5 => pack_into::<5>(self.mask, values, out),
+            6 => pack_into::<6>(self.mask, values, out),
+            7 => pack_into::<7>(self.mask, values, out),
+            _ => pack_into::<8>(self.mask, values, out),
+        }
     }
 
     /// Unpacks `len` elements, refusing a wrong byte count and values of
     /// `2^b` or more.
     pub fn unpack(self, bytes: &[u8], len: usize) -> Result<Vec<u64>, SecAggError> {
+        let mut out = vec![0u64; len];
+        self.add_packed(&mut out, bytes)?;
+        Ok(out)
+    }
+
+    /// Adds `unpack(bytes)` to `acc`, wrapping in `u64` (reduce when
+    /// done). When an element is outside the ring the addition is undone,
+    /// so a rejected vector leaves the sum as it was.
+    pub fn add_packed(self, acc: &mut [u64], bytes: &[u8]) -> Result<(), SecAggError> {
         let width = self.element_bytes();
+        let len = acc.len();
         if bytes.len() != len * width {
             return Err(SecAggError::BadInput(format!(
                 "expected {len} elements of {width} bytes ({} bytes), got {} bytes",
@@ -92,21 +117,64 @@ impl Ring {
                 bytes.len()
             )));
         }
-        let mut out = Vec::with_capacity(len);
-        for (index, chunk) in bytes.chunks_exact(width).enumerate() {
-            let mut word = [0u8; 8];
-            word[..width].copy_from_slice(chunk);
-            let value = u64::from_le_bytes(word);
-            if value & !self.mask != 0 {
-                return Err(SecAggError::BadInput(format!(
-                    "element {index} is {value}, outside the {}-bit ring",
-                    self.bits
-                )));
-            }
-            out.push(value);
+        let outside = match width {
+            1 => add_from::<1>(self.mask, acc, bytes),
+            2 => add_from::<2>(self.mask, acc, bytes),
+            3 => add_from::<3>(self.mask, acc, bytes),
+            4 => add_from::<4>(self.mask, acc, bytes),
+            5 => add_from::<5>(self.mask, acc, bytes),
+            6 => add_from::<6>(self.mask, acc, bytes),
+            7 => add_from::<7>(self.mask, acc, bytes),
+            _ => add_from::<8>(self.mask, acc, bytes),
+        };
+        match outside {
+            None => Ok(()),
+            Some((index, value)) => Err(SecAggError::BadInput(format!(
+                "element {index} is {value}, outside the {}-bit ring",
+                self.bits
+            ))),
         }
-        Ok(out)
     }
+}
+
+/// Element `value` as its `N` low little-endian bytes.
+fn pack_into<const N: usize>(mask: u64, values: &[u64], out: &mut [u8]) {
+    let (words, _) = out.as_chunks_mut::<N>();
+    for (word, value) in words.iter_mut().zip(values) {
+        word.copy_from_slice(&(value & mask).to_le_bytes()[..N]);
+    }
+}
+
+/// Reads the element stored in `N` little-endian bytes.
+#[inline(always)]
+fn read<const N: usize>(word: &[u8; N]) -> u64 {
+    let mut full = [0u8; 8];
+    full[..N].copy_from_slice(word);
+    u64::from_le_bytes(full)
+}
+
+/// Adds the `N`-byte elements of `bytes` into `acc` and checks that none
+/// has bits above `mask`. If one has, the addition is undone and the
+/// first such element is returned, so `acc` ends as it began.
+fn add_from<const N: usize>(mask: u64, acc: &mut [u64], bytes: &[u8]) -> Option<(usize, u64)> {
+    let (words, _) = bytes.as_chunks::<N>();
+    let mut high = 0u64;
+    for (sum, word) in acc.iter_mut().zip(words) {
+        let value = read(word);
+        high |= value & !mask;
+        *sum = sum.wrapping_add(value);
+    }
+    if high == 0 {
+        return None;
+    }
+    for (sum, word) in acc.iter_mut().zip(words) {
+        *sum = sum.wrapping_sub(read(word));
+    }
+    words
+        .iter()
+        .map(read)
+        .enumerate()
+        .find(|(_, value)| value & !mask != 0)
 }
 
 #[cfg(test)]
@@ -131,7 +199,42 @@ mod tests {
         let mut bad = bytes.clone();
         bad[1] = 0xff;
         let err = ring.unpack(&bad, 4).unwrap_err();
-        assert!(err.to_string().contains("outside the 12-bit ring"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("element 0 is 65280, outside the 12-bit ring"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_element_width_round_trips() {
+        for bits in [1u8, 8, 9, 16, 20, 24, 31, 32, 33, 40, 48, 56, 63, 64] {
+            let ring = Ring::new(bits).unwrap();
+            let values: Vec<u64> = (0..37u64)
+                .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) & ring.mask())
+                .collect();
+            let bytes = ring.pack(&values);
+            assert_eq!(bytes.len(), 37 * ring.element_bytes());
+            assert_eq!(ring.unpack(&bytes, 37).unwrap(), values, "{bits} bits");
+        }
+    }
+
+    #[test]
+    fn rejected_vector_leaves_sum_unchanged() {
+        let ring = Ring::new(20).unwrap();
+        let mut acc = vec![1u64, 2, 3];
+        ring.add_packed(&mut acc, &ring.pack(&[10, 20, 30]))
+            .unwrap();
+        assert_eq!(acc, [11, 22, 33]);
+        // The last element has bit 20 set: nothing is added, not even the
+        // valid elements before it.
+        let mut bad = ring.pack(&[1, 1, 1]);
+        bad[8] = 0x10;
+        let err = ring.add_packed(&mut acc, &bad).unwrap_err();
+        assert!(err.to_string().contains("element 2 is 1048577"), "{err}");
+        assert_eq!(acc, [11, 22, 33]);
+        assert!(ring.add_packed(&mut acc, &bad[..6]).is_err());
+        assert_eq!(acc, [11, 22, 33]);
     }
 
     #[test]

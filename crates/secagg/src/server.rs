@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use p256::{PublicKey, Scalar};
+use p256::Scalar;
 use starling_proto::{
     PeerKeys, RevealedShare, SealedShares, SecureProtocol, SecureReply, SecureRequest,
 };
@@ -13,7 +13,7 @@ use starling_proto::{
 use crate::SecAggError;
 use crate::client::{mask_label, pair_sign, secret_key, self_mask_seed};
 use crate::graph::Graph;
-use crate::keys::{self, KeyPair};
+use crate::keys::{self, KeyPair, PublicKey};
 use crate::params::SecureParams;
 use crate::prg::{self, Sign};
 use crate::ring::Ring;
@@ -90,7 +90,10 @@ pub struct MaskingServer {
     graph: Option<Graph>,
     keys: BTreeMap<u32, Advertised>,
     bundles: BTreeMap<u32, Vec<SealedShares>>,
-    masked: BTreeMap<u32, Vec<u64>>,
+    /// Slots whose masked input arrived (the survivors).
+    masked: BTreeSet<u32>,
+    /// Running sum of their masked inputs, wrapping in `u64`.
+    masked_sum: Vec<u64>,
     reveals: BTreeMap<u32, Reveal>,
     requested: BTreeMap<u32, (BTreeSet<u32>, BTreeSet<u32>)>,
 }
@@ -123,7 +126,8 @@ impl MaskingServer {
             graph: None,
             keys: BTreeMap::new(),
             bundles: BTreeMap::new(),
-            masked: BTreeMap::new(),
+            masked: BTreeSet::new(),
+            masked_sum: Vec::new(),
             reveals: BTreeMap::new(),
             requested: BTreeMap::new(),
         })
@@ -139,7 +143,7 @@ impl MaskingServer {
         match self.phase {
             ServerPhase::AdvertiseKeys => self.keys.keys().copied().collect(),
             ServerPhase::ShareKeys => self.bundles.keys().copied().collect(),
-            ServerPhase::MaskedInput => self.masked.keys().copied().collect(),
+            ServerPhase::MaskedInput => self.masked.clone(),
             ServerPhase::Unmask => self.reveals.keys().copied().collect(),
             ServerPhase::Done => BTreeSet::new(),
         }
@@ -210,8 +214,11 @@ impl MaskingServer {
             }
             SecureReply::ShareKeys { shares, .. } => self.take_bundles(slot, shares)?,
             SecureReply::MaskedInput { masked, .. } => {
-                let values = self.ring.unpack(&masked, self.params.len + 2)?;
-                self.masked.insert(slot, values);
+                if self.masked_sum.is_empty() {
+                    self.masked_sum = vec![0; self.params.len + 2];
+                }
+                self.ring.add_packed(&mut self.masked_sum, &masked)?;
+                self.masked.insert(slot);
             }
             SecureReply::Unmask {
                 seed_shares,
@@ -387,15 +394,15 @@ impl MaskingServer {
             SecAggError::Protocol("masked input closed before the graph was drawn".into())
         })?;
         let mut requests = BTreeMap::new();
-        for &slot in self.masked.keys() {
+        for &slot in self.masked.iter() {
             let mut survivors: BTreeSet<u32> = graph
                 .of(slot)
-                .filter(|peer| self.masked.contains_key(peer))
+                .filter(|peer| self.masked.contains(peer))
                 .collect();
             survivors.insert(slot);
             let dropped: BTreeSet<u32> = graph
                 .of(slot)
-                .filter(|peer| self.bundles.contains_key(peer) && !self.masked.contains_key(peer))
+                .filter(|peer| self.bundles.contains_key(peer) && !self.masked.contains(peer))
                 .collect();
             requests.insert(
                 slot,
@@ -453,58 +460,51 @@ impl MaskingServer {
         // Reconstruct everything first, so that a shortfall aborts before
         // any mask is removed.
         let mut seeds = Vec::with_capacity(self.masked.len());
-        for &slot in self.masked.keys() {
+        for &slot in self.masked.iter() {
             seeds.push((slot, reconstruct(slot, |r| &r.seeds)?));
         }
         let dropped: Vec<u32> = self
             .bundles
             .keys()
             .copied()
-            .filter(|slot| !self.masked.contains_key(slot))
-            .filter(|&slot| graph.of(slot).any(|peer| self.masked.contains_key(&peer)))
+            .filter(|slot| !self.masked.contains(slot))
+            .filter(|&slot| graph.of(slot).any(|peer| self.masked.contains(&peer)))
             .collect();
         let mut secrets = Vec::with_capacity(dropped.len());
         for &slot in &dropped {
             let scalar = reconstruct(slot, |r| &r.keys)?;
-            let key = secret_key(&scalar)
-                .map(KeyPair::from_secret)
-                .filter(|pair| pair.public() == self.keys[&slot].mask_key.as_slice())
-                .ok_or_else(|| {
-                    SecAggError::Protocol(format!(
-                        "the shares of slot {slot}'s secret key do not match its advertised key"
-                    ))
-                })?;
+            let mismatch = || {
+                SecAggError::Protocol(format!(
+                    "the shares of slot {slot}'s secret key do not match its advertised key"
+                ))
+            };
+            let key = KeyPair::from_secret(secret_key(&scalar).ok_or_else(mismatch)?)?;
+            if key.public() != self.keys[&slot].mask_key.as_slice() {
+                return Err(mismatch());
+            }
             secrets.push((slot, key));
         }
 
-        let width = self.params.len + 2;
-        let mut sum = vec![0u64; width];
-        for values in self.masked.values() {
-            for (acc, value) in sum.iter_mut().zip(values) {
-                *acc = acc.wrapping_add(*value);
-            }
-        }
-        for (slot, seed) in &seeds {
-            let seed = self_mask_seed(seed, self.round, *slot);
-            prg::apply(self.ring, &seed, Sign::Sub, &mut sum);
-        }
+        let mut sum = std::mem::take(&mut self.masked_sum);
+        let mut masks: Vec<([u8; 32], Sign)> = seeds
+            .iter()
+            .map(|(slot, seed)| (self_mask_seed(seed, self.round, *slot), Sign::Sub))
+            .collect();
         for (dropped_slot, key) in &secrets {
-            for survivor in graph
-                .of(*dropped_slot)
-                .filter(|p| self.masked.contains_key(p))
-            {
+            for survivor in graph.of(*dropped_slot).filter(|p| self.masked.contains(p)) {
                 let pair_seed = key.agree(
                     &self.keys[&survivor].mask,
                     &mask_label(self.round, survivor, *dropped_slot),
-                );
+                )?;
                 // The survivor applied `pair_sign(survivor, dropped)`; undo it.
                 let undo = match pair_sign(survivor, *dropped_slot) {
                     Sign::Add => Sign::Sub,
                     Sign::Sub => Sign::Add,
                 };
-                prg::apply(self.ring, &pair_seed, undo, &mut sum);
+                masks.push((pair_seed, undo));
             }
         }
+        prg::apply_all(self.ring, &masks, &mut sum);
         self.ring.reduce(&mut sum);
         let participation = Participation {
             advertised: self.keys.len(),

@@ -25,23 +25,30 @@ fn seed_label(round: u32, slot: u32) -> Vec<u8> {
     keys::label("mask-server-seed", round, &[slot])
 }
 
-/// Subtracts a fresh random mask from `input` (in place, reduced) and
-/// returns the mask's seed sealed to the mask server's public key.
+/// Subtracts a fresh random mask from `packed`, an input packed as
+/// [`Ring::pack`] lays it out (in place, reduced), and returns the mask's
+/// seed sealed to the mask server's public key.
 pub fn split(
     ring: Ring,
-    input: &mut [u64],
+    packed: &mut [u8],
     mask_server_key: &[u8],
     round: u32,
     slot: u32,
 ) -> Result<Vec<u8>, SecAggError> {
+    if !packed.len().is_multiple_of(ring.element_bytes()) {
+        return Err(SecAggError::BadInput(format!(
+            "{} bytes are not a whole number of {}-byte elements",
+            packed.len(),
+            ring.element_bytes()
+        )));
+    }
     let server = keys::parse_public(mask_server_key, 0)?;
     let mut seed = [0u8; 32];
     random::fill(&mut seed)?;
-    prg::apply(ring, &seed, Sign::Sub, input);
-    ring.reduce(input);
+    prg::apply_all_packed(ring, &[(seed, Sign::Sub)], packed);
     let ephemeral = KeyPair::generate()?;
     let label = seed_label(round, slot);
-    let key = ephemeral.agree(&server, &label);
+    let key = ephemeral.agree(&server, &label)?;
     let mut sealed = ephemeral.public().to_vec();
     sealed.extend_from_slice(&seal::seal(&key, &label, &seed));
     Ok(sealed)
@@ -142,7 +149,7 @@ impl MaskServer {
         let (public, ciphertext) = sealed.split_at(EPHEMERAL_KEY_LEN);
         let ephemeral = keys::parse_public(public, slot)?;
         let label = seed_label(round, slot);
-        let key = self.key.agree(&ephemeral, &label);
+        let key = self.key.agree(&ephemeral, &label)?;
         let seed = seal::open(&key, &label, ciphertext).ok_or_else(bad)?;
         seed.try_into().map_err(|_| bad())
     }
@@ -292,12 +299,13 @@ mod tests {
         let mut aggregator = vec![0u64; 3];
         let mut sealed = Vec::new();
         for (i, input) in inputs.iter().enumerate() {
-            let mut share = input.clone();
+            let mut share = ring.pack(input);
             let slot = i as u32 + 1;
             sealed.push((
                 slot,
                 split(ring, &mut share, server.public_key(), 5, slot).unwrap(),
             ));
+            let share = ring.unpack(&share, 3).unwrap();
             assert_ne!(&share, input, "the aggregator's share hides the input");
             ring.add_assign(&mut aggregator, &share);
         }
@@ -312,7 +320,12 @@ mod tests {
         let mut server = MaskServer::new(2).unwrap();
         let key = server.public_key().to_vec();
         let shares: Vec<(u32, Vec<u8>)> = (1..=3)
-            .map(|slot| (slot, split(ring, &mut [7u64], &key, 1, slot).unwrap()))
+            .map(|slot| {
+                (
+                    slot,
+                    split(ring, &mut ring.pack(&[7]), &key, 1, slot).unwrap(),
+                )
+            })
             .collect();
         assert!(matches!(
             server.mask_sum("run", 1, ring, 1, &shares[..1]),
@@ -331,6 +344,17 @@ mod tests {
     }
 
     #[test]
+    fn split_rejects_partial_elements() {
+        // Three bytes of a 16-bit ring: the last byte would go unmasked.
+        let ring = Ring::new(16).unwrap();
+        let server = MaskServer::new(2).unwrap();
+        let mut packed = [1u8, 2, 3];
+        let err = split(ring, &mut packed, server.public_key(), 1, 1).unwrap_err();
+        assert!(err.to_string().contains("not a whole number"), "{err}");
+        assert_eq!(packed, [1, 2, 3]);
+    }
+
+    #[test]
     fn oversized_or_empty_sums_are_rejected_before_allocating() {
         let ring = Ring::new(16).unwrap();
         let mut server = MaskServer::new(2).unwrap();
@@ -346,8 +370,8 @@ mod tests {
         let ring = Ring::new(16).unwrap();
         let mut server = MaskServer::new(2).unwrap();
         let key = server.public_key().to_vec();
-        let a = split(ring, &mut [1u64], &key, 1, 1).unwrap();
-        let b = split(ring, &mut [1u64], &key, 1, 2).unwrap();
+        let a = split(ring, &mut ring.pack(&[1]), &key, 1, 1).unwrap();
+        let b = split(ring, &mut ring.pack(&[1]), &key, 1, 2).unwrap();
         let err = server
             .mask_sum("run", 2, ring, 1, &[(1, a.clone()), (2, b.clone())])
             .unwrap_err();

@@ -303,6 +303,51 @@ fn a_masked_vector_reveals_nothing_obvious_and_the_mean_decodes() {
 }
 
 #[test]
+fn an_update_quantized_when_masking_sums_to_its_encodings() {
+    // Clients that hold their update quantize it at the masked-input
+    // phase; the unmasked sum equals, bit for bit, the sum of the same
+    // updates encoded up front with the same weights and seeds.
+    let p = params(3, 2);
+    let fixed = FixedPoint::new(&p);
+    let ring = Ring::new(p.ring_bits).unwrap();
+    let values = [[0.25f32, -0.5, 1.0], [2.0, 0.5, -1.0], [-0.75, 0.1, -3.0]];
+    let mut server = MaskingServer::new(p.clone(), 1, 1).unwrap();
+    let mut clients = BTreeMap::new();
+    let mut expected = vec![0u64; p.len + 2];
+    for slot in 1..=3u32 {
+        let update = values[slot as usize - 1].to_vec();
+        let (weight, seed) = (u64::from(slot) * 10, u64::from(slot) + 40);
+        let encoded = fixed.encode(&update, weight, seed).unwrap();
+        ring.add_assign(&mut expected, &encoded.values);
+        let (client, advert) =
+            MaskingClient::with_update(&p.setup(slot, None), 1, update, fixed, weight, seed)
+                .unwrap();
+        assert_eq!(client.clipped(), None);
+        server.receive(slot, advert).unwrap();
+        clients.insert(slot, client);
+    }
+    for _ in 0..3 {
+        for (slot, request) in server.advance().unwrap() {
+            let reply = clients.get_mut(&slot).unwrap().on_request(request).unwrap();
+            server.receive(slot, reply).unwrap();
+        }
+    }
+    let (sum, _) = server.finish().unwrap();
+    assert_eq!(sum, expected);
+    // One value of client 2 and one of client 3 lie outside [-1, 1].
+    let clipped: Vec<Option<u64>> = clients.values().map(MaskingClient::clipped).collect();
+    assert_eq!(clipped, [Some(0), Some(1), Some(1)]);
+    assert_eq!(fixed.decode(&sum, 3).unwrap().clipped, 2);
+
+    let err = MaskingClient::with_update(&p.setup(1, None), 1, vec![0.0, f32::NAN], fixed, 1, 0)
+        .unwrap_err();
+    assert!(
+        matches!(err, SecAggError::NonFinite { index: 1, .. }),
+        "{err}"
+    );
+}
+
+#[test]
 fn two_server_sum_survives_dropouts() {
     let ring = Ring::new(20).unwrap();
     let mut mask_server = two_server::MaskServer::new(2).unwrap();
@@ -312,12 +357,12 @@ fn two_server_sum_survives_dropouts() {
     // Four clients split their inputs; client 4 drops before its share
     // reaches the aggregator, so neither server counts it.
     for slot in 1..=4u32 {
-        let mut share = vec![u64::from(slot), 100 * u64::from(slot)];
+        let mut share = ring.pack(&[u64::from(slot), 100 * u64::from(slot)]);
         let seed = two_server::split(ring, &mut share, &key, 7, slot).unwrap();
         if slot == 4 {
             continue;
         }
-        ring.add_assign(&mut aggregate, &share);
+        ring.add_packed(&mut aggregate, &share).unwrap();
         sealed.push((slot, seed));
     }
     let masks = mask_server.mask_sum("run", 7, ring, 2, &sealed).unwrap();

@@ -624,12 +624,14 @@ impl Coordinator {
     /// the clients whose input arrived. Without that sum the round aborts.
     async fn collect_mask_sum(&mut self, round: u32, request: secure::MaskRequest) {
         let secure::MaskRequest { ring, width, seeds } = request;
+        let mut link_bytes = 0;
         let result = if seeds.len() < 2 {
             Err(format!(
                 "{} inputs arrived, the mask server sums at least 2",
                 seeds.len()
             ))
         } else if let Some(link) = self.mask_server.as_mut() {
+            let before = link.traffic();
             let mut result = link
                 .sum(&self.run_id, round, ring, width, seeds.clone())
                 .await;
@@ -644,6 +646,7 @@ impl Coordinator {
                     Err(err) => Err(err),
                 };
             }
+            link_bytes = link.traffic().saturating_sub(before);
             result.map_err(|err| err.to_string())
         } else {
             Err("no mask server link".to_owned())
@@ -651,6 +654,7 @@ impl Coordinator {
         let Some(secure) = self.open.as_mut().and_then(|open| open.secure.as_mut()) else {
             return;
         };
+        secure.protocol_bytes += link_bytes;
         match result {
             Ok(sum) => secure.set_mask_sum(sum),
             Err(reason) => {

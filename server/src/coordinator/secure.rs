@@ -40,7 +40,8 @@ pub struct SecureRound {
     noise: Option<(SkellamNoise, f64)>,
     reports: BTreeMap<u32, TrainingReport>,
     /// Bytes of key advertisements, share bundles, requests and revealed
-    /// shares, both directions: what the protocol adds to the updates.
+    /// shares, both directions, and of the mask server exchange: what the
+    /// protocol adds to the updates.
     pub protocol_bytes: u64,
     /// Bytes of the masked inputs.
     pub masked_bytes: u64,
