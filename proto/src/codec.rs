@@ -6,8 +6,13 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::message::{ClientMessage, ServerMessage};
 
-/// First two bytes of every frame.
+/// First two bytes of every frame between clients and the coordinator.
 pub const MAGIC: [u8; 2] = *b"SL";
+
+/// First two bytes of every frame between the coordinator and the mask
+/// server, so that neither side mistakes the other link's frames for its
+/// own.
+pub const MASK_MAGIC: [u8; 2] = *b"SM";
 
 /// Version of the message catalogue; bumped on any incompatible change.
 pub const PROTOCOL_VERSION: u16 = 5;
@@ -75,22 +80,34 @@ pub fn decode_server(frame: &[u8], limit: usize) -> Result<ServerMessage, CodecE
 
 /// Encodes a message between the aggregator and the mask server.
 pub fn encode_mask<T: Serialize>(message: &T) -> Result<Vec<u8>, CodecError> {
-    encode(message)
+    encode_with(MASK_MAGIC, message)
 }
 
 /// Decodes a message between the aggregator and the mask server.
 pub fn decode_mask<T: DeserializeOwned>(frame: &[u8], limit: usize) -> Result<T, CodecError> {
-    decode(frame, limit)
+    decode_with(MASK_MAGIC, frame, limit)
 }
 
 fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, CodecError> {
+    encode_with(MAGIC, message)
+}
+
+fn decode<T: DeserializeOwned>(frame: &[u8], limit: usize) -> Result<T, CodecError> {
+    decode_with(MAGIC, frame, limit)
+}
+
+fn encode_with<T: Serialize>(magic: [u8; 2], message: &T) -> Result<Vec<u8>, CodecError> {
     let mut frame = Vec::with_capacity(HEADER_LEN + 64);
-    frame.extend_from_slice(&MAGIC);
+    frame.extend_from_slice(&magic);
     frame.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
     Ok(postcard::to_extend(message, frame)?)
 }
 
-fn decode<T: DeserializeOwned>(frame: &[u8], limit: usize) -> Result<T, CodecError> {
+fn decode_with<T: DeserializeOwned>(
+    magic: [u8; 2],
+    frame: &[u8],
+    limit: usize,
+) -> Result<T, CodecError> {
     if frame.len() > limit {
         return Err(CodecError::TooLarge {
             size: frame.len(),
@@ -101,7 +118,7 @@ fn decode<T: DeserializeOwned>(frame: &[u8], limit: usize) -> Result<T, CodecErr
         return Err(CodecError::Truncated { size: frame.len() });
     }
     let found = [frame[0], frame[1]];
-    if found != MAGIC {
+    if found != magic {
         return Err(CodecError::BadMagic { found });
     }
     let version = u16::from_le_bytes([frame[2], frame[3]]);
@@ -197,6 +214,24 @@ mod tests {
         };
         let frame = encode_client(&message).unwrap();
         assert_eq!(decode_client(&frame, 1024).unwrap(), message);
+    }
+
+    #[test]
+    fn mask_link_frames_differ_from_client_frames() {
+        let client_frame = encode_client(&update()).unwrap();
+        let err = decode_mask::<crate::secure::MaskServerRequest>(&client_frame, 1024).unwrap_err();
+        assert!(
+            matches!(err, CodecError::BadMagic { found } if found == MAGIC),
+            "{err}"
+        );
+
+        let mask_frame = encode_mask(&crate::secure::MaskServerRequest::PublicKey).unwrap();
+        assert_eq!(&mask_frame[..2], &MASK_MAGIC);
+        let err = decode_client(&mask_frame, 1024).unwrap_err();
+        assert!(
+            matches!(err, CodecError::BadMagic { found } if found == MASK_MAGIC),
+            "{err}"
+        );
     }
 
     #[test]

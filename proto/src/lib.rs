@@ -12,8 +12,8 @@ mod params;
 mod secure;
 
 pub use codec::{
-    CodecError, DEFAULT_MAX_MESSAGE_BYTES, HEADER_LEN, MAGIC, PROTOCOL_VERSION, decode_client,
-    decode_mask, decode_server, encode_client, encode_mask, encode_server,
+    CodecError, DEFAULT_MAX_MESSAGE_BYTES, HEADER_LEN, MAGIC, MASK_MAGIC, PROTOCOL_VERSION,
+    decode_client, decode_mask, decode_server, encode_client, encode_mask, encode_server,
 };
 pub use compression::{
     DEFAULT_CHUNK, DEFAULT_QSGD_LEVELS, Sparsification, SpecError, UplinkCompression, ValueEncoding,

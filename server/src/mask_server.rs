@@ -20,7 +20,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
 use starling_proto::{
-    DEFAULT_MAX_MESSAGE_BYTES, MaskServerReply, MaskServerRequest, decode_mask, encode_mask,
+    DEFAULT_MAX_MESSAGE_BYTES, ErrorCode, MaskServerReply, MaskServerRequest, ServerMessage,
+    decode_client, decode_mask, encode_mask, encode_server,
 };
 use starling_secagg::Ring;
 use starling_secagg::two_server::MaskServer;
@@ -140,6 +141,11 @@ async fn serve_link(socket: WebSocket, service: MaskService) {
                 }
             }
             Err(err) => {
+                if decode_client(&frame, DEFAULT_MAX_MESSAGE_BYTES).is_ok() {
+                    tracing::warn!("a training client connected to the mask server; closing");
+                    refuse_client(&mut sink).await;
+                    break;
+                }
                 tracing::warn!(error = %err, "undecodable request from the aggregator");
                 MaskServerReply::Error(format!("undecodable request: {err}"))
             }
@@ -153,6 +159,25 @@ async fn serve_link(socket: WebSocket, service: MaskService) {
         }
     }
     tracing::info!("aggregator disconnected");
+}
+
+/// Tells a training client that it reached the mask server, which serves
+/// only the coordinator, and where to connect instead.
+async fn refuse_client(sink: &mut futures_util::stream::SplitSink<WebSocket, Message>) {
+    let error = ServerMessage::Error {
+        code: ErrorCode::InvalidRegistration,
+        message: "this is a mask server, which serves only the coordinator; connect clients \
+                  to the coordinator's /ws endpoint instead"
+            .to_owned(),
+    };
+    match encode_server(&error) {
+        Ok(frame) => {
+            if let Err(err) = sink.send(Message::Binary(frame.into())).await {
+                tracing::warn!(error = %err, "failed to send the error to a training client");
+            }
+        }
+        Err(err) => tracing::error!(error = %err, "failed to encode the error for a client"),
+    }
 }
 
 type Socket =

@@ -280,6 +280,33 @@ async fn two_server_without_a_reachable_mask_server_does_not_start() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mask_server_turns_away_training_clients() {
+    let (url, stop) = start_mask_server().await;
+    let mut client = TestClient::connect(&url).await;
+    client
+        .send(&ClientMessage::Register {
+            client_id: "edge-1".into(),
+            capabilities: starling_proto::Capabilities {
+                platform: "edge".into(),
+                backend: "flex-cpu".into(),
+                device: "cpu".into(),
+                wants_data: true,
+            },
+            num_examples: 0,
+        })
+        .await;
+    match client.recv().await {
+        ServerMessage::Error { code, message } => {
+            assert_eq!(code, starling_proto::ErrorCode::InvalidRegistration);
+            assert!(message.contains("mask server"), "{message}");
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    client.expect_closed().await;
+    let _ = stop.send(());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mask_server_answers_each_round_once() {
     let (url, stop) = start_mask_server().await;
     let timeout = std::time::Duration::from_secs(5);

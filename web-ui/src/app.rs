@@ -116,7 +116,9 @@ fn chart_view(chart: model::Chart) -> impl IntoView {
 }
 
 /// Loads the runs list, picks the run to show, then follows it live or
-/// reads its history.
+/// reads its history, and then loads the run to compare with. The compared
+/// run comes last so that the charts never overlay it on a run whose
+/// header, and so whose label, has not arrived.
 async fn load(
     query: Query,
     run: RwSignal<RunView>,
@@ -134,15 +136,6 @@ async fn load(
         }
     };
     runs.set(list.clone());
-    if let Some(other) = &query.compare {
-        match api::get_json::<Vec<RoundMetrics>>(&format!("/api/runs/{other}/metrics")).await {
-            Ok(rounds) => compare.set(Some(Compare {
-                run_id: other.clone(),
-                rounds,
-            })),
-            Err(err) => error.set(Some(err)),
-        }
-    }
     let Some(chosen) = choose_run(&query, &list).cloned() else {
         state.set("no run".to_owned());
         if let Some(id) = &query.run {
@@ -151,9 +144,12 @@ async fn load(
         return;
     };
     if chosen.status == "running" {
-        if let Err(err) = live::follow(run, state) {
-            state.set("offline".to_owned());
-            error.set(Some(err));
+        match live::follow(run, state) {
+            Ok(()) => load_compare(&query, compare, error).await,
+            Err(err) => {
+                state.set("offline".to_owned());
+                error.set(Some(err));
+            }
         }
         return;
     }
@@ -171,11 +167,30 @@ async fn load(
             }
             run.set(RunView::from_history(header, rounds, detail.summary));
             state.set("history".to_owned());
+            load_compare(&query, compare, error).await;
         }
         (Err(err), _) | (_, Err(err)) => {
             state.set("offline".to_owned());
             error.set(Some(err));
         }
+    }
+}
+
+/// Loads the rounds of the run that `?compare=` names, if any.
+async fn load_compare(
+    query: &Query,
+    compare: RwSignal<Option<Compare>>,
+    error: RwSignal<Option<String>>,
+) {
+    let Some(other) = &query.compare else {
+        return;
+    };
+    match api::get_json::<Vec<RoundMetrics>>(&format!("/api/runs/{other}/metrics")).await {
+        Ok(rounds) => compare.set(Some(Compare {
+            run_id: other.clone(),
+            rounds,
+        })),
+        Err(err) => error.set(Some(err)),
     }
 }
 

@@ -94,12 +94,7 @@ impl TestServer {
 
     /// Opens a new WebSocket connection to `/ws`.
     pub async fn connect(&self) -> TestClient {
-        let url = format!("ws://{}/ws", self.addr);
-        let (socket, _response) = timeout(STEP_TIMEOUT, tokio_tungstenite::connect_async(url))
-            .await
-            .expect("WebSocket connect timed out")
-            .expect("WebSocket connect failed");
-        TestClient { socket }
+        TestClient::connect(&format!("ws://{}/ws", self.addr)).await
     }
 
     /// Returns the latest global model.
@@ -168,6 +163,15 @@ pub struct TestClient {
 }
 
 impl TestClient {
+    /// Opens a WebSocket connection to `url`.
+    pub async fn connect(url: &str) -> TestClient {
+        let (socket, _response) = timeout(STEP_TIMEOUT, tokio_tungstenite::connect_async(url))
+            .await
+            .expect("WebSocket connect timed out")
+            .expect("WebSocket connect failed");
+        TestClient { socket }
+    }
+
     /// Sends one encoded message and returns the frame's size in bytes.
     pub async fn send(&mut self, message: &ClientMessage) -> usize {
         let frame = encode_client(message).expect("failed to encode a client message");
