@@ -142,8 +142,10 @@ async fn serve_link(socket: WebSocket, service: MaskService) {
             }
             Err(err) => {
                 if decode_client(&frame, DEFAULT_MAX_MESSAGE_BYTES).is_ok() {
-                    tracing::warn!("a training client connected to the mask server; closing");
-                    refuse_client(&mut sink).await;
+                    tracing::warn!(
+                        "a training client connected to the mask server, closing the connection"
+                    );
+                    reject_client(&mut sink).await;
                     break;
                 }
                 tracing::warn!(error = %err, "undecodable request from the aggregator");
@@ -161,9 +163,9 @@ async fn serve_link(socket: WebSocket, service: MaskService) {
     tracing::info!("aggregator disconnected");
 }
 
-/// Tells a training client that it reached the mask server, which serves
-/// only the coordinator, and where to connect instead.
-async fn refuse_client(sink: &mut futures_util::stream::SplitSink<WebSocket, Message>) {
+/// Sends a training client an error: the mask server serves only the
+/// coordinator, and clients connect to the coordinator's `/ws`.
+async fn reject_client(sink: &mut futures_util::stream::SplitSink<WebSocket, Message>) {
     let error = ServerMessage::Error {
         code: ErrorCode::InvalidRegistration,
         message: "this is a mask server, which serves only the coordinator; connect clients \

@@ -1,9 +1,10 @@
 //! Secure aggregation on the client. Once training is done, the update
 //! either enters SecAgg's phases, keys first, and is quantized into the
 //! round's ring when the masked input is due. Or, with two servers, it is
-//! quantized at once and split between the aggregator and the mask server. The server's requests of later phases are answered
-//! here; a request the protocol forbids is refused and logged, and the
-//! client then counts as dropped for that round.
+//! quantized at once and split between the aggregator and the mask server.
+//! This module also replies to the server's requests of later phases. A
+//! request the protocol forbids is rejected and logged, and the client then
+//! counts as dropped for that round.
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;

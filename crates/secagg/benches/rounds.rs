@@ -1,13 +1,13 @@
 //! A whole secure round, timed: n clients and the server in one thread,
 //! one after another, as the Flower comparison in docs/benchmarks.md runs
-//! them. Each client holds an update of 100,000 `f32` values, made before
-//! the clock starts as Flower's script makes its clients' vectors; it
-//! advertises keys, shares them, and quantizes and masks the update when
-//! the masked input is due (as the edge and browser clients do, and as
-//! Flower's client does in its collect-masked-vectors stage). Every
-//! message goes through the wire codec both ways (Flower's times include
-//! its protobuf encoding). The printed time is the sum of
-//! all client and server work, as the median of three runs.
+//! them. Each client has an update of 100,000 `f32` values, made before
+//! the clock starts, as Flower's script makes its clients' vectors. A
+//! client advertises keys, shares them, and quantizes and masks the update
+//! when the masked input is due. The edge and browser clients do the same,
+//! and Flower's client does it in its collect-masked-vectors stage. Every
+//! message goes through the wire codec both ways, because Flower's times
+//! include its protobuf encoding. The printed time is the sum of all client
+//! and server work, as the median of three runs.
 //!
 //! `cargo bench -p starling-secagg --bench rounds [-- FILTER]`, where
 //! FILTER keeps the cases whose name contains it (`sparse`, `all-to-all`).
@@ -110,7 +110,7 @@ fn run(params: &SecureParams, dropped: usize) -> (Duration, Duration) {
     let values: Vec<f32> = (0..params.len)
         .map(|i| ((i % 200) as f32 - 100.0) / 50.0)
         .collect();
-    // Each client's own copy of its training output, as a client holds it.
+    // Each client owns a copy of its training output, as a real client does.
     let mut updates: Vec<Vec<f32>> = (0..params.clients).map(|_| values.clone()).collect();
     let mut client_time = Duration::ZERO;
     let mut server_time = Duration::ZERO;
@@ -171,12 +171,12 @@ fn run(params: &SecureParams, dropped: usize) -> (Duration, Duration) {
     (client_time, server_time)
 }
 
-/// A client's reply as the frame it sends.
+/// Encodes a client's reply as the frame it sends.
 fn to_server(reply: SecureReply) -> Vec<u8> {
     encode_client(&ClientMessage::Secure(reply)).expect("encodable")
 }
 
-/// The reply the server decodes from a client's frame.
+/// Decodes a client's frame into the reply the server receives.
 fn from_client(frame: &[u8]) -> SecureReply {
     match decode_client(frame, DEFAULT_MAX_MESSAGE_BYTES).expect("decodable") {
         ClientMessage::Secure(reply) => reply,
@@ -184,12 +184,12 @@ fn from_client(frame: &[u8]) -> SecureReply {
     }
 }
 
-/// A server request as the frame it sends.
+/// Encodes a server request as the frame it sends.
 fn to_client(request: SecureRequest) -> Vec<u8> {
     encode_server(&ServerMessage::Secure(request)).expect("encodable")
 }
 
-/// The request a client decodes from the server's frame.
+/// Decodes the server's frame into the request a client receives.
 fn from_server(frame: &[u8]) -> SecureRequest {
     match decode_server(frame, DEFAULT_MAX_MESSAGE_BYTES).expect("decodable") {
         ServerMessage::Secure(request) => request,

@@ -128,8 +128,8 @@ impl MaskingClient {
         Self::with_packed(setup, round, ring.pack(&input))
     }
 
-    /// [`MaskingClient::new`] with the input already packed (see
-    /// `FixedPoint::encode_packed`).
+    /// Starts a round like [`MaskingClient::new`], with the input already
+    /// packed (see `FixedPoint::encode_packed`).
     pub fn with_packed(
         setup: &SecureSetup,
         round: u32,

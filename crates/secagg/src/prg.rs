@@ -12,7 +12,7 @@ use aes::Aes128Enc;
 use aes::cipher::array::Array;
 use aes::cipher::{BlockCipherEncrypt, KeyInit};
 
-use crate::ring::Ring;
+use crate::ring::{Ring, by_width};
 
 /// Elements per chunk: 32 KiB of `u64` output, with 16 KiB (32-bit rings)
 /// or 32 KiB of keystream, so both stay in the first-level caches.
@@ -61,16 +61,7 @@ pub fn apply_all(ring: Ring, masks: &[([u8; 32], Sign)], out: &mut [u64]) {
 /// [`Ring::reduce`]. Each element wraps within its bytes, which is exact
 /// because 2^b divides 2^(8 × bytes).
 pub fn apply_all_packed(ring: Ring, masks: &[([u8; 32], Sign)], packed: &mut [u8]) {
-    match ring.element_bytes() {
-        1 => apply_packed::<1>(ring, masks, packed),
-        2 => apply_packed::<2>(ring, masks, packed),
-        3 => apply_packed::<3>(ring, masks, packed),
-        4 => apply_packed::<4>(ring, masks, packed),
-        5 => apply_packed::<5>(ring, masks, packed),
-        6 => apply_packed::<6>(ring, masks, packed),
-        7 => apply_packed::<7>(ring, masks, packed),
-        _ => apply_packed::<8>(ring, masks, packed),
-    }
+    by_width!(ring.element_bytes(), apply_packed(ring, masks, packed));
 }
 
 fn apply_packed<const N: usize>(ring: Ring, masks: &[([u8; 32], Sign)], packed: &mut [u8]) {
@@ -184,8 +175,8 @@ fn expand(
     }
 }
 
-/// `out[i] = op(out[i], word i of bytes)`, in a form the compiler turns
-/// into vector instructions.
+/// Sets `out[i] = op(out[i], word i of bytes)`, in a form the compiler
+/// turns into vector instructions.
 #[inline(always)]
 fn combine<const N: usize>(out: &mut [u64], bytes: &[u8], op: impl Fn(u64, [u8; N]) -> u64) {
     let (words, _) = bytes.as_chunks::<N>();
@@ -194,7 +185,7 @@ fn combine<const N: usize>(out: &mut [u64], bytes: &[u8], op: impl Fn(u64, [u8; 
     }
 }
 
-/// [`combine`] on elements stored in `M` little-endian bytes each.
+/// Runs [`combine`] on elements stored in `M` little-endian bytes each.
 #[inline(always)]
 fn combine_packed<const M: usize, const N: usize>(
     out: &mut [[u8; M]],

@@ -3,6 +3,24 @@
 
 use crate::SecAggError;
 
+/// Calls `function::<N>(args)` with N the element width in bytes (1 to
+/// 8), so each width gets code specialized for it.
+macro_rules! by_width {
+    ($width:expr, $function:ident($($arg:expr),* $(,)?)) => {
+        match $width {
+            1 => $function::<1>($($arg),*),
+            2 => $function::<2>($($arg),*),
+            3 => $function::<3>($($arg),*),
+            4 => $function::<4>($($arg),*),
+            5 => $function::<5>($($arg),*),
+            6 => $function::<6>($($arg),*),
+            7 => $function::<7>($($arg),*),
+            _ => $function::<8>($($arg),*),
+        }
+    };
+}
+pub(crate) use by_width;
+
 /// Arithmetic modulo 2^b for 1 ≤ b ≤ 64. Elements are kept in `u64`;
 /// sums wrap in `u64` and are reduced once with [`Ring::reduce`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,16 +102,7 @@ impl Ring {
         let start = out.len();
         out.resize(start + values.len() * self.element_bytes(), 0);
         let out = &mut out[start..];
-        match self.element_bytes() {
-            1 => pack_into::<1>(self.mask, values, out),
-            2 => pack_into::<2>(self.mask, values, out),
-            3 => pack_into::<3>(self.mask, values, out),
-            4 => pack_into::<4>(self.mask, values, out),
-            5 => pack_into::<5>(self.mask, values, out),
-            6 => pack_into::<6>(self.mask, values, out),
-            7 => pack_into::<7>(self.mask, values, out),
-            _ => pack_into::<8>(self.mask, values, out),
-        }
+        by_width!(self.element_bytes(), pack_into(self.mask, values, out));
     }
 
     /// Unpacks `len` elements, refusing a wrong byte count and values of
@@ -117,16 +126,7 @@ impl Ring {
                 bytes.len()
             )));
         }
-        let outside = match width {
-            1 => add_from::<1>(self.mask, acc, bytes),
-            2 => add_from::<2>(self.mask, acc, bytes),
-            3 => add_from::<3>(self.mask, acc, bytes),
-            4 => add_from::<4>(self.mask, acc, bytes),
-            5 => add_from::<5>(self.mask, acc, bytes),
-            6 => add_from::<6>(self.mask, acc, bytes),
-            7 => add_from::<7>(self.mask, acc, bytes),
-            _ => add_from::<8>(self.mask, acc, bytes),
-        };
+        let outside = by_width!(width, add_from(self.mask, acc, bytes));
         match outside {
             None => Ok(()),
             Some((index, value)) => Err(SecAggError::BadInput(format!(

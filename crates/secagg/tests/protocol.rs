@@ -303,10 +303,10 @@ fn a_masked_vector_reveals_nothing_obvious_and_the_mean_decodes() {
 }
 
 #[test]
-fn an_update_quantized_when_masking_sums_to_its_encodings() {
-    // Clients that hold their update quantize it at the masked-input
-    // phase; the unmasked sum equals, bit for bit, the sum of the same
-    // updates encoded up front with the same weights and seeds.
+fn deferred_quantizing_matches_upfront_encoding() {
+    // Clients that keep their update quantize it at the masked-input phase.
+    // The unmasked sum must equal, bit for bit, the sum of the same updates
+    // encoded up front with the same weights and seeds.
     let p = params(3, 2);
     let fixed = FixedPoint::new(&p);
     let ring = Ring::new(p.ring_bits).unwrap();
