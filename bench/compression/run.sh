@@ -5,6 +5,7 @@
 # over the seeds, with the lowest and highest in brackets).
 #
 # Usage: bench/compression/run.sh [ROUNDS] [SEEDS...]   (from the repository root)
+# ONLY=REGEX runs just the codecs whose name matches the extended regex.
 set -euo pipefail
 
 rounds=${1:-50}
@@ -23,6 +24,7 @@ echo "| codec | spec | uplink per round | vs none | test accuracy after $rounds 
 echo "| --- | --- | --- | --- | --- |"
 # `spec` is left unquoted on purpose: a row may add flags after the spec.
 while read -r name spec; do
+  if [[ -n ${ONLY:-} ]] && ! [[ $name =~ $ONLY ]]; then continue; fi
   dirs=()
   for seed in "${seeds[@]}"; do
     out="$runs/$name-$seed"
@@ -54,5 +56,9 @@ top-1%+EF topk:0.01
 top-5%+EF topk:0.05
 rand-5%+EF randk:0.05
 top-1%+8-bit+EF topk:0.01+8bit
+top-3%+8-bit+EF topk:0.03+8bit
+top-5%+8-bit+EF topk:0.05+8bit
 top-1%,no-EF topk:0.01 --no-error-feedback
+top-1%+EF,warm-up topk:0.01 --sparsity-warmup 60 --sparsity-warmup-start 0.05
+top-1%+8-bit+EF,warm-up topk:0.01+8bit --sparsity-warmup 60 --sparsity-warmup-start 0.05
 CODECS

@@ -181,6 +181,15 @@ pub struct RunArgs {
     /// compression dropped is otherwise added to the next update).
     #[arg(long)]
     pub no_error_feedback: bool,
+    /// Sparsity warm-up for topk and randk compression: over this many
+    /// rounds the fraction kept falls from --sparsity-warmup-start to the
+    /// spec's [default: 0, off].
+    #[arg(long, value_name = "ROUNDS")]
+    pub sparsity_warmup: Option<u32>,
+    /// Fraction of values kept in round 1 of the sparsity warm-up
+    /// [default: 0.1].
+    #[arg(long, value_name = "FRACTION")]
+    pub sparsity_warmup_start: Option<f64>,
     /// Secure aggregation: off, secagg, secagg+ or two-server (the server
     /// sees only the sum of the updates).
     #[arg(long, value_name = "PROTOCOL")]
@@ -299,6 +308,11 @@ impl RunArgs {
         if self.no_error_feedback {
             config.error_feedback = false;
         }
+        set(&mut config.sparsity_warmup_rounds, self.sparsity_warmup);
+        set(
+            &mut config.sparsity_warmup_start,
+            self.sparsity_warmup_start,
+        );
         set(&mut config.max_message_bytes, self.max_message_bytes);
         self.apply_privacy(config);
         set(
@@ -422,5 +436,33 @@ mod tests {
         assert_eq!(config.proximal_mu, Some(0.001));
         assert_eq!(config.strategy_options.server_learning_rate, Some(0.5));
         assert_eq!(config.strategy_options.weighting, Weighting::Uniform);
+    }
+
+    #[test]
+    fn sparsity_warmup_needs_a_sparsifier() {
+        let args = RunArgs {
+            compression: Some("topk:0.01".into()),
+            sparsity_warmup: Some(60),
+            sparsity_warmup_start: Some(0.05),
+            ..RunArgs::default()
+        };
+        let config = args.resolve(RunConfig::default()).unwrap();
+        assert_eq!(config.sparsity_warmup_rounds, 60);
+        assert_eq!(config.sparsity_warmup_start, 0.05);
+
+        let dense = RunArgs {
+            compression: Some("8bit".into()),
+            sparsity_warmup: Some(60),
+            ..RunArgs::default()
+        };
+        let err = dense.resolve(RunConfig::default()).unwrap_err().to_string();
+        assert!(err.contains("needs a topk or randk compression"), "{err}");
+        let low = RunArgs {
+            compression: Some("topk:0.2".into()),
+            sparsity_warmup: Some(10),
+            ..RunArgs::default()
+        };
+        let err = low.resolve(RunConfig::default()).unwrap_err().to_string();
+        assert!(err.contains("must be above the fraction"), "{err}");
     }
 }

@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use starling_aggregate::{StrategyConfig, StrategyKind};
+use starling_compress::SparsityWarmup;
 use starling_proto::{
-    DEFAULT_MAX_MESSAGE_BYTES, PartitionScheme, SecureProtocol, TrainConfig, UplinkCompression,
+    DEFAULT_MAX_MESSAGE_BYTES, PartitionScheme, SecureProtocol, Sparsification, TrainConfig,
+    UplinkCompression,
 };
 
 /// Error from parsing or validating a configuration.
@@ -188,6 +190,14 @@ pub struct RunConfig {
     /// Whether clients carry what compression dropped into their next
     /// update (error feedback).
     pub error_feedback: bool,
+    /// Rounds of sparsity warm-up: with a `topk` or `randk` compression,
+    /// round 1 keeps `sparsity_warmup_start` of the values and the fraction
+    /// falls geometrically to the spec's in round `sparsity_warmup_rounds
+    /// + 1`. 0 turns it off.
+    pub sparsity_warmup_rounds: u32,
+    /// Fraction of values kept in round 1 of the sparsity warm-up, in
+    /// (0, 1] and above the spec's fraction.
+    pub sparsity_warmup_start: f64,
     /// Compression of the broadcast model: `none`, or a spec as for
     /// `compression`. Clients get the compressed change since the model
     /// version they hold.
@@ -229,6 +239,8 @@ impl Default for RunConfig {
             strategy_options: StrategyConfig::default(),
             compression: "none".to_owned(),
             error_feedback: true,
+            sparsity_warmup_rounds: 0,
+            sparsity_warmup_start: 0.1,
             downlink_compression: "none".to_owned(),
             privacy: None,
             secure_aggregation: "off".to_owned(),
@@ -325,6 +337,43 @@ impl RunConfig {
                 reason: err.reason,
             }
         })
+    }
+
+    /// Returns the sparsity warm-up of update compression; `None` when
+    /// `sparsity_warmup_rounds` is 0. A warm-up needs a `topk` or `randk`
+    /// compression and a start above its fraction.
+    pub fn sparsity_warmup(&self) -> Result<Option<SparsityWarmup>, ConfigError> {
+        if self.sparsity_warmup_rounds == 0 {
+            return Ok(None);
+        }
+        let invalid = |reason: String| ConfigError::Invalid {
+            field: "sparsity_warmup_start",
+            value: self.sparsity_warmup_start.to_string(),
+            reason,
+        };
+        let warmup = SparsityWarmup::new(self.sparsity_warmup_rounds, self.sparsity_warmup_start)
+            .map_err(|err| invalid(err.to_string()))?;
+        let fraction = match self.uplink_compression()?.map(|spec| spec.sparsification) {
+            Some(Sparsification::TopK { fraction } | Sparsification::RandK { fraction }) => {
+                fraction
+            }
+            _ => {
+                return Err(ConfigError::Invalid {
+                    field: "sparsity_warmup_rounds",
+                    value: self.sparsity_warmup_rounds.to_string(),
+                    reason: format!(
+                        "a sparsity warm-up needs a topk or randk compression, not {}",
+                        self.compression
+                    ),
+                });
+            }
+        };
+        if warmup.start() <= fraction {
+            return Err(invalid(format!(
+                "must be above the fraction the compression keeps ({fraction})"
+            )));
+        }
+        Ok(Some(warmup))
     }
 
     /// Returns the compression of the broadcast model; `None` for the
@@ -455,6 +504,7 @@ impl RunConfig {
                 reason: err.to_string(),
             })?;
         }
+        self.sparsity_warmup()?;
         if let Some(spec) = self.downlink()? {
             starling_compress::Chain::from_spec(&spec, 1).map_err(|err| ConfigError::Invalid {
                 field: "downlink_compression",
@@ -895,6 +945,31 @@ mod tests {
             PartitionScheme::Dirichlet { alpha: 0.3 }
         );
         assert_eq!(config.train.batch_size, TrainConfig::default().batch_size);
+    }
+
+    #[test]
+    fn warmup_toml_is_parsed_and_checked() {
+        let config = RunConfig::from_toml(
+            "compression = \"randk:0.05\"\nsparsity_warmup_rounds = 20\nsparsity_warmup_start = 0.5\n",
+        )
+        .unwrap();
+        config.validate().unwrap();
+        let warmup = config.sparsity_warmup().unwrap().expect("a warm-up");
+        assert_eq!(warmup.rounds(), 20);
+        assert_eq!(warmup.start(), 0.5);
+        assert_eq!(RunConfig::default().sparsity_warmup().unwrap(), None);
+        for (start, expected) in [
+            (1.5, "use a value in (0, 1]"),
+            (0.05, "must be above the fraction"),
+        ] {
+            let config = RunConfig {
+                sparsity_warmup_start: start,
+                ..config.clone()
+            };
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains("sparsity_warmup_start"), "{err}");
+            assert!(err.contains(expected), "{err}");
+        }
     }
 
     #[test]

@@ -791,6 +791,65 @@ async fn compressed_updates_are_decoded_and_accounted() {
 }
 
 #[tokio::test]
+async fn warmup_narrows_top_k_per_round() {
+    let mut config = test_config(1, 3);
+    config.compression = "topk:0.125".to_owned();
+    config.sparsity_warmup_rounds = 2;
+    config.sparsity_warmup_start = 0.5;
+    let mut server = TestServer::start(config).await;
+    let initial = server.model();
+    let delta = ParamSet::new(
+        initial.params.specs().to_vec(),
+        (0..initial.params.len()).map(|i| (i % 7) as f32).collect(),
+    )
+    .expect("delta");
+
+    let mut client = server.connect().await;
+    client.register("a").await;
+    for (round, fraction) in [(1, "0.5"), (2, "0.25"), (3, "0.125")] {
+        let task = client.next_task().await;
+        assert_eq!(task.round, round);
+        let spec = task.compression.expect("the task names the compression");
+        assert_eq!(
+            spec.to_string(),
+            format!("topk:{fraction}+f32 with error feedback")
+        );
+        if round == 1 {
+            // Round 1 keeps more values than the end of the warm-up. The
+            // rejected update counts as the client's update for round 1.
+            client
+                .send(&compressed_update(&task, &delta, "topk:0.125"))
+                .await;
+            let message = client.expect_error(ErrorCode::InvalidUpdate).await;
+            assert!(
+                message.contains("kept value count 24902 but 99605 is configured"),
+                "{message}"
+            );
+            continue;
+        }
+        let sent = client
+            .send(&compressed_update(
+                &task,
+                &delta,
+                &format!("topk:{fraction}"),
+            ))
+            .await;
+        client.expect_accepted(round).await;
+        let metrics = server.round_completed(round).await;
+        assert_eq!(metrics.bytes_up, sent as u64);
+    }
+
+    let header =
+        std::fs::read_to_string(server.handle.run_dir().join("header.json")).expect("header.json");
+    assert!(
+        header.contains("warm-up over 2 rounds from 0.5"),
+        "{header}"
+    );
+    drop(client);
+    server.finish().await;
+}
+
+#[tokio::test]
 async fn updates_in_another_encoding_are_rejected_by_name() {
     let mut config = test_config(1, 1);
     config.compression = "8bit".to_owned();

@@ -226,9 +226,16 @@ impl Chain {
         }
         let positions: Option<Vec<u32>> = match self.sparsifier {
             Sparsifier::None => None,
-            Sparsifier::TopK { .. } => {
+            Sparsifier::TopK { k } => {
                 let rest = reader.take(reader.remaining())?;
                 let (positions, used) = SparseVector::decode_positions(rest, len)?;
+                if positions.len() != k.min(len) {
+                    return Err(CompressError::ParameterMismatch {
+                        name: "kept value count",
+                        expected: k.min(len) as u64,
+                        actual: positions.len() as u64,
+                    });
+                }
                 reader = Reader::new(&rest[used..]);
                 Some(positions)
             }
@@ -327,6 +334,29 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn other_top_k_count_is_rejected() {
+        let values = update();
+        let wide = Chain {
+            sparsifier: Sparsifier::TopK { k: 20 },
+            values: ValueCodec::Raw,
+        };
+        let narrow = Chain {
+            sparsifier: Sparsifier::TopK { k: 10 },
+            values: ValueCodec::Raw,
+        };
+        let bytes = wide.encode(&values, 1).unwrap().bytes;
+        assert_eq!(
+            narrow.decode(&bytes, 200, 1),
+            Err(CompressError::ParameterMismatch {
+                name: "kept value count",
+                expected: 10,
+                actual: 20
+            })
+        );
+        assert!(wide.decode(&bytes, 200, 1).is_ok());
     }
 
     proptest::proptest! {

@@ -1,7 +1,8 @@
 //! Update compression shared by every client and the server: stochastic
 //! quantization with a per-chunk scale, QSGD, 1-bit signs, top-k and
-//! rand-k sparsification, and error feedback. Every function is pure (no I/O, no async),
-//! so it compiles for native targets and wasm32 alike.
+//! rand-k sparsification, error feedback and a sparsity warm-up. Every
+//! function is pure (no I/O, no async), so it compiles for native targets
+//! and wasm32 alike.
 //!
 //! Decoders take untrusted bytes and return [`CompressError`] on anything
 //! malformed; they never panic.
@@ -18,6 +19,7 @@ mod sign;
 mod sparse;
 mod spec;
 mod varint;
+mod warmup;
 
 pub use chain::{Chain, Encoded, Sparsifier, ValueCodec};
 pub use downlink::{Broadcast, ModelStep, apply_steps};
@@ -28,6 +30,7 @@ pub use quantize::{Quantizer, dequantize};
 pub use randk::{rand_k_decode, rand_k_encode, rand_k_positions};
 pub use sign::{sign_decode, sign_encode};
 pub use sparse::{SparseVector, top_k};
+pub use warmup::SparsityWarmup;
 
 /// Checks that every value is finite, naming the first that is not.
 pub fn check_finite(values: &[f32]) -> Result<(), CompressError> {

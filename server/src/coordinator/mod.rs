@@ -20,7 +20,7 @@ use starling_aggregate::{ClientContribution, Strategy, StrategyKind, Weighting};
 
 use self::privacy::Privacy;
 use self::secure::SecureRound;
-use starling_compress::{Broadcast, Chain};
+use starling_compress::{Broadcast, Chain, SparsityWarmup};
 use starling_data::Dataset;
 use starling_proto::{
     Capabilities, ClientMessage, ClientUpdate, DataAssignment, DownlinkModel, ErrorCode,
@@ -159,6 +159,7 @@ pub async fn start_run(config: RunConfig) -> Result<RunHandle, StartError> {
         )),
         None => None,
     };
+    let warmup = config.sparsity_warmup()?;
     let broadcast = match config.downlink()? {
         Some(spec) => {
             let chain = Chain::from_spec(&spec, data.initial_model.len()).map_err(|err| {
@@ -203,7 +204,14 @@ pub async fn start_run(config: RunConfig) -> Result<RunHandle, StartError> {
     let feed = Feed::new();
     let mut header = run_header(&config, &run_id);
     if let Some((spec, _)) = &uplink {
-        header.compression = spec.to_string();
+        header.compression = match &warmup {
+            Some(warmup) => format!(
+                "{spec}, warm-up over {} rounds from {}",
+                warmup.rounds(),
+                warmup.start()
+            ),
+            None => spec.to_string(),
+        };
     }
     if let Some(privacy) = &privacy {
         privacy.describe(&mut header);
@@ -252,6 +260,7 @@ pub async fn start_run(config: RunConfig) -> Result<RunHandle, StartError> {
         registry: Registry::default(),
         open: None,
         uplink,
+        warmup,
         broadcast,
         dense_payload_len,
         started: Instant::now(),
@@ -316,6 +325,8 @@ struct Coordinator {
     open: Option<OpenRound>,
     /// The configured update compression and its decoder.
     uplink: Option<(UplinkCompression, Chain)>,
+    /// The sparsity warm-up of update compression, if any.
+    warmup: Option<SparsityWarmup>,
     /// With downlink compression: its spec and the reference model clients
     /// hold.
     broadcast: Option<(UplinkCompression, Broadcast)>,
@@ -480,11 +491,7 @@ impl Coordinator {
             sampled: sampled.clone(),
             available: candidates.len(),
         });
-        let codec = self.uplink.map(|(spec, chain)| RoundCodec {
-            spec,
-            chain,
-            round_seed: round_seed(self.config.seed, round),
-        });
+        let codec = self.round_codec(round);
         let mut open = OpenRound::new(round, sampled.iter().cloned().collect(), codec)
             .expecting_control(self.strategy.kind().needs_control());
         if let Ok(Some(protocol)) = self.config.secure_protocol() {
@@ -717,6 +724,28 @@ impl Coordinator {
         }
     }
 
+    /// Builds the compression clients apply in `round` and its decoder:
+    /// the configured spec, with the warm-up's fraction for that round.
+    fn round_codec(&self, round: u32) -> Option<RoundCodec> {
+        let (spec, chain) = self.uplink?;
+        let (spec, chain) = match self.warmup.map(|warmup| warmup.apply(spec, round)) {
+            Some(warm) if warm != spec => match Chain::from_spec(&warm, self.global.len()) {
+                Ok(warm_chain) => (warm, warm_chain),
+                Err(err) => {
+                    // The config check keeps warm-up fractions in (0, 1].
+                    tracing::error!(round, error = %err, "failed to build the warm-up chain; this round uses the configured compression");
+                    (spec, chain)
+                }
+            },
+            _ => (spec, chain),
+        };
+        Some(RoundCodec {
+            spec,
+            chain,
+            round_seed: round_seed(self.config.seed, round),
+        })
+    }
+
     fn send_task(&mut self, round: u32, client_id: &str, objective: &LocalObjective) {
         let (model, downlink, saved) = self.task_model(client_id);
         let task = RoundTask {
@@ -727,7 +756,11 @@ impl Coordinator {
             deadline_ms: self.config.round_timeout().as_millis() as u64,
             seed: client_seed(self.config.seed, round, client_id),
             round_seed: round_seed(self.config.seed, round),
-            compression: self.uplink.map(|(spec, _)| spec),
+            compression: self
+                .open
+                .as_ref()
+                .and_then(|open| open.codec.as_ref())
+                .map(|codec| codec.spec),
             objective: objective.clone(),
             clipping: self.privacy.as_ref().map(Privacy::clipping),
             secure: self
