@@ -188,7 +188,7 @@ pub struct RunArgs {
     pub sparsity_warmup: Option<u32>,
     /// Fraction of values kept in round 1 of the sparsity warm-up
     /// [default: 0.1].
-    #[arg(long, value_name = "FRACTION")]
+    #[arg(long, value_name = "FRACTION", requires = "sparsity_warmup")]
     pub sparsity_warmup_start: Option<f64>,
     /// Secure aggregation: off, secagg, secagg+ or two-server (the server
     /// sees only the sum of the updates).
@@ -438,10 +438,38 @@ mod tests {
         assert_eq!(config.strategy_options.weighting, Weighting::Uniform);
     }
 
+    /// A command line with only the run flags.
+    #[derive(clap::Parser)]
+    struct RunCommand {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    #[test]
+    fn warmup_start_needs_warmup_rounds() {
+        use clap::Parser;
+
+        let err = RunCommand::try_parse_from(["starling", "--sparsity-warmup-start", "0.05"])
+            .err()
+            .expect("a start without rounds is rejected");
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        let parsed = RunCommand::try_parse_from([
+            "starling",
+            "--sparsity-warmup",
+            "10",
+            "--sparsity-warmup-start",
+            "0.05",
+        ])
+        .expect("both flags parse");
+        assert_eq!(parsed.run.sparsity_warmup, Some(10));
+        assert_eq!(parsed.run.sparsity_warmup_start, Some(0.05));
+    }
+
     #[test]
     fn sparsity_warmup_needs_a_sparsifier() {
         let args = RunArgs {
             compression: Some("topk:0.01".into()),
+            rounds: Some(100),
             sparsity_warmup: Some(60),
             sparsity_warmup_start: Some(0.05),
             ..RunArgs::default()
@@ -452,6 +480,7 @@ mod tests {
 
         let dense = RunArgs {
             compression: Some("8bit".into()),
+            rounds: Some(100),
             sparsity_warmup: Some(60),
             ..RunArgs::default()
         };
@@ -459,6 +488,7 @@ mod tests {
         assert!(err.contains("needs a topk or randk compression"), "{err}");
         let low = RunArgs {
             compression: Some("topk:0.2".into()),
+            rounds: Some(100),
             sparsity_warmup: Some(10),
             ..RunArgs::default()
         };

@@ -343,37 +343,50 @@ impl RunConfig {
     /// `sparsity_warmup_rounds` is 0. A warm-up needs a `topk` or `randk`
     /// compression and a start above its fraction.
     pub fn sparsity_warmup(&self) -> Result<Option<SparsityWarmup>, ConfigError> {
-        if self.sparsity_warmup_rounds == 0 {
-            return Ok(None);
-        }
-        let invalid = |reason: String| ConfigError::Invalid {
+        let start = self.sparsity_warmup_start;
+        let invalid_start = |reason: String| ConfigError::Invalid {
             field: "sparsity_warmup_start",
-            value: self.sparsity_warmup_start.to_string(),
+            value: start.to_string(),
             reason,
         };
-        let warmup = SparsityWarmup::new(self.sparsity_warmup_rounds, self.sparsity_warmup_start)
-            .map_err(|err| invalid(err.to_string()))?;
+        if !(start > 0.0 && start <= 1.0) {
+            return Err(invalid_start("must be in (0, 1]".to_owned()));
+        }
+        let rounds = self.sparsity_warmup_rounds;
+        if rounds == 0 {
+            return Ok(None);
+        }
+        let invalid_rounds = |reason: String| ConfigError::Invalid {
+            field: "sparsity_warmup_rounds",
+            value: rounds.to_string(),
+            reason,
+        };
+        if rounds >= self.rounds {
+            return Err(invalid_rounds(format!(
+                "must be below rounds ({}), so that the run reaches the compression's fraction",
+                self.rounds
+            )));
+        }
         let fraction = match self.uplink_compression()?.map(|spec| spec.sparsification) {
             Some(Sparsification::TopK { fraction } | Sparsification::RandK { fraction }) => {
                 fraction
             }
             _ => {
-                return Err(ConfigError::Invalid {
-                    field: "sparsity_warmup_rounds",
-                    value: self.sparsity_warmup_rounds.to_string(),
-                    reason: format!(
-                        "a sparsity warm-up needs a topk or randk compression, not {}",
-                        self.compression
-                    ),
-                });
+                return Err(invalid_rounds(format!(
+                    "a sparsity warm-up needs a topk or randk compression, not {}",
+                    self.compression
+                )));
             }
         };
-        if warmup.start() <= fraction {
-            return Err(invalid(format!(
-                "must be above the fraction the compression keeps ({fraction})"
+        if start <= fraction {
+            return Err(invalid_start(format!(
+                "must be above the fraction the compression keeps ({fraction}); the default \
+                 start is 0.1"
             )));
         }
-        Ok(Some(warmup))
+        SparsityWarmup::new(rounds, start)
+            .map(Some)
+            .map_err(|err| invalid_start(err.to_string()))
     }
 
     /// Returns the compression of the broadcast model; `None` for the
@@ -950,16 +963,17 @@ mod tests {
     #[test]
     fn warmup_toml_is_parsed_and_checked() {
         let config = RunConfig::from_toml(
-            "compression = \"randk:0.05\"\nsparsity_warmup_rounds = 20\nsparsity_warmup_start = 0.5\n",
+            "rounds = 50\ncompression = \"randk:0.05\"\nsparsity_warmup_rounds = 20\nsparsity_warmup_start = 0.5\n",
         )
         .unwrap();
         config.validate().unwrap();
+
         let warmup = config.sparsity_warmup().unwrap().expect("a warm-up");
         assert_eq!(warmup.rounds(), 20);
         assert_eq!(warmup.start(), 0.5);
         assert_eq!(RunConfig::default().sparsity_warmup().unwrap(), None);
         for (start, expected) in [
-            (1.5, "use a value in (0, 1]"),
+            (1.5, "must be in (0, 1]"),
             (0.05, "must be above the fraction"),
         ] {
             let config = RunConfig {
@@ -970,6 +984,20 @@ mod tests {
             assert!(err.contains("sparsity_warmup_start"), "{err}");
             assert!(err.contains(expected), "{err}");
         }
+
+        let unused_start = RunConfig {
+            sparsity_warmup_rounds: 0,
+            sparsity_warmup_start: 7.0,
+            ..config.clone()
+        };
+        let err = unused_start.validate().unwrap_err().to_string();
+        assert!(err.contains("sparsity_warmup_start = 7"), "{err}");
+        let too_long = RunConfig {
+            sparsity_warmup_rounds: 50,
+            ..config
+        };
+        let err = too_long.validate().unwrap_err().to_string();
+        assert!(err.contains("must be below rounds (50)"), "{err}");
     }
 
     #[test]

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use starling_compress::Chain;
 use starling_proto::{
     ClientMessage, ClientUpdate, ErrorCode, FinishReason, HEADER_LEN, MAGIC, ModelKind,
-    PROTOCOL_VERSION, ParamSet, RoundTask, ServerMessage, TensorSpec, UpdatePayload,
-    UplinkCompression, encode_client, encode_server,
+    PROTOCOL_VERSION, ParamSet, RoundTask, ServerMessage, Sparsification, TensorSpec,
+    UpdatePayload, UplinkCompression, encode_client, encode_server,
 };
 use starling_server::read_metrics;
 use support::{
@@ -726,8 +726,16 @@ async fn evaluation_per_class_client_and_late() {
 
 /// Builds a client update compressed with `spec` as the task requests.
 fn compressed_update(task: &RoundTask, delta: &ParamSet, spec: &str) -> ClientMessage {
-    let spec: UplinkCompression = spec.parse().expect("spec");
-    let chain = Chain::from_spec(&spec, delta.len()).expect("chain");
+    compressed_update_as(task, delta, &spec.parse().expect("spec"))
+}
+
+/// Builds a client update compressed with `spec`.
+fn compressed_update_as(
+    task: &RoundTask,
+    delta: &ParamSet,
+    spec: &UplinkCompression,
+) -> ClientMessage {
+    let chain = Chain::from_spec(spec, delta.len()).expect("chain");
     let encoded = chain
         .encode_with(delta.values(), task.round_seed, task.seed)
         .expect("encode");
@@ -791,9 +799,21 @@ async fn compressed_updates_are_decoded_and_accounted() {
 }
 
 #[tokio::test]
-async fn warmup_narrows_top_k_per_round() {
+async fn warmup_narrows_sparsifier_per_round() {
+    for (sparsifier, rejection) in [
+        ("topk", "kept value count 24902 but 99605 is expected"),
+        ("randk", "does not decode as randk:0.5+f32"),
+    ] {
+        check_warmup_rounds(sparsifier, rejection).await;
+    }
+}
+
+/// Runs three rounds of `sparsifier` at 0.125 with a two-round warm-up from
+/// 0.5; in round 1 the client sends the final fraction instead, which the
+/// server rejects with `rejection`.
+async fn check_warmup_rounds(sparsifier: &str, rejection: &str) {
     let mut config = test_config(1, 3);
-    config.compression = "topk:0.125".to_owned();
+    config.compression = format!("{sparsifier}:0.125");
     config.sparsity_warmup_rounds = 2;
     config.sparsity_warmup_start = 0.5;
     let mut server = TestServer::start(config).await;
@@ -806,33 +826,30 @@ async fn warmup_narrows_top_k_per_round() {
 
     let mut client = server.connect().await;
     client.register("a").await;
-    for (round, fraction) in [(1, "0.5"), (2, "0.25"), (3, "0.125")] {
+    for (round, expected) in [(1, 0.5), (2, 0.25), (3, 0.125)] {
         let task = client.next_task().await;
         assert_eq!(task.round, round);
         let spec = task.compression.expect("the task names the compression");
-        assert_eq!(
-            spec.to_string(),
-            format!("topk:{fraction}+f32 with error feedback")
+        let fraction = match spec.sparsification {
+            Sparsification::TopK { fraction } | Sparsification::RandK { fraction } => fraction,
+            Sparsification::None => panic!("round {round} has no sparsifier"),
+        };
+        assert!(
+            (fraction - expected).abs() < 1e-12,
+            "round {round}: {fraction}"
         );
+        assert!(spec.to_string().starts_with(sparsifier), "{spec}");
         if round == 1 {
             // Round 1 keeps more values than the end of the warm-up. The
             // rejected update counts as the client's update for round 1.
-            client
-                .send(&compressed_update(&task, &delta, "topk:0.125"))
-                .await;
+            let last = format!("{sparsifier}:0.125");
+            client.send(&compressed_update(&task, &delta, &last)).await;
             let message = client.expect_error(ErrorCode::InvalidUpdate).await;
-            assert!(
-                message.contains("kept value count 24902 but 99605 is configured"),
-                "{message}"
-            );
+            assert!(message.contains(rejection), "{message}");
             continue;
         }
         let sent = client
-            .send(&compressed_update(
-                &task,
-                &delta,
-                &format!("topk:{fraction}"),
-            ))
+            .send(&compressed_update_as(&task, &delta, &spec))
             .await;
         client.expect_accepted(round).await;
         let metrics = server.round_completed(round).await;
@@ -880,7 +897,7 @@ async fn updates_in_another_encoding_are_rejected_by_name() {
         .send(&compressed_update(&task_b, &delta, "4bit"))
         .await;
     let message = client.expect_error(ErrorCode::InvalidUpdate).await;
-    assert!(message.contains("bits 4 but 8 is configured"), "{message}");
+    assert!(message.contains("bits 4 but 8 is expected"), "{message}");
 
     // And a compressed update where none is configured.
     let server = TestServer::start(test_config(1, 1)).await;

@@ -59,7 +59,7 @@ pub enum CompressError {
     UnorderedIndex(u64),
     /// The message was made by another codec chain than the receiver's.
     #[error(
-        "message uses codec chain {actual:?} (sparsifier, values) but {expected:?} is configured"
+        "message uses codec chain {actual:?} (sparsifier, values) but {expected:?} is expected"
     )]
     UnexpectedChain {
         /// Tags of the configured chain.
@@ -68,7 +68,7 @@ pub enum CompressError {
         actual: (u8, u8),
     },
     /// The message's codec parameters differ from the configured ones.
-    #[error("message uses {name} {actual} but {expected} is configured")]
+    #[error("message uses {name} {actual} but {expected} is expected")]
     ParameterMismatch {
         /// The parameter.
         name: &'static str,

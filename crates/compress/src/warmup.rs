@@ -21,8 +21,13 @@ pub struct SparsityWarmup {
 
 impl SparsityWarmup {
     /// Creates a warm-up over `rounds` rounds that keeps `start` of the
-    /// values in round 1. `start` must be in (0, 1].
+    /// values in round 1. `rounds` must be at least 1 and `start` in (0, 1].
     pub fn new(rounds: u32, start: f64) -> Result<Self, CompressError> {
+        if rounds == 0 {
+            return Err(CompressError::InvalidSpec(
+                "a warm-up needs at least one round".to_owned(),
+            ));
+        }
         if !(start > 0.0 && start <= 1.0) {
             return Err(CompressError::InvalidSpec(format!(
                 "invalid warm-up start fraction {start}: use a value in (0, 1]"
@@ -31,30 +36,32 @@ impl SparsityWarmup {
         Ok(Self { rounds, start })
     }
 
-    /// Rounds the warm-up lasts.
+    /// Returns how many rounds the warm-up lasts.
     pub fn rounds(&self) -> u32 {
         self.rounds
     }
 
-    /// Fraction kept in round 1.
+    /// Returns the fraction kept in round 1.
     pub fn start(&self) -> f64 {
         self.start
     }
 
-    /// The fraction to keep in `round` (counted from 1) for a run whose
-    /// configured fraction is `target`: `start` in round 1, then a
+    /// Returns the fraction to keep in `round` (counted from 1) for a run
+    /// whose configured fraction is `target`: `start` in round 1, then a
     /// geometric path that reaches `target` in round `rounds + 1` and stays
-    /// there. A start at or below `target` changes nothing.
+    /// there. A start at or below `target`, or a `target` that is not a
+    /// number, changes nothing.
     pub fn fraction(&self, target: f64, round: u32) -> f64 {
-        if self.start <= target || round > self.rounds {
+        if target.is_nan() || target >= self.start || round > self.rounds {
             return target;
         }
         let done = f64::from(round.saturating_sub(1)) / f64::from(self.rounds);
         (self.start * (target / self.start).powf(done)).clamp(target, self.start)
     }
 
-    /// `spec` as it applies in `round`: the sparsifier's fraction follows
-    /// [`Self::fraction`]; a spec without a sparsifier is returned as is.
+    /// Returns `spec` as it applies in `round`: the sparsifier's fraction
+    /// follows [`Self::fraction`]. A spec without a sparsifier is returned
+    /// as is.
     pub fn apply(&self, spec: UplinkCompression, round: u32) -> UplinkCompression {
         let sparsification = match spec.sparsification {
             Sparsification::None => Sparsification::None,
@@ -95,18 +102,18 @@ mod tests {
     }
 
     #[test]
-    fn zero_rounds_or_low_start_change_nothing() {
-        let none = SparsityWarmup::new(0, 0.5).unwrap();
-        assert_eq!(none.fraction(0.01, 1), 0.01);
+    fn low_start_or_nan_target_changes_nothing() {
         let low = SparsityWarmup::new(10, 0.05).unwrap();
         assert_eq!(low.fraction(0.1, 1), 0.1);
+        assert!(low.fraction(f64::NAN, 1).is_nan());
     }
 
     #[test]
-    fn start_outside_unit_interval_is_rejected() {
+    fn zero_rounds_or_bad_start_is_rejected() {
         for start in [0.0, -0.1, 1.5, f64::NAN] {
             assert!(SparsityWarmup::new(10, start).is_err(), "{start}");
         }
+        assert!(SparsityWarmup::new(0, 0.5).is_err());
         assert!(SparsityWarmup::new(10, 1.0).is_ok());
     }
 

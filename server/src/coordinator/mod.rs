@@ -492,6 +492,7 @@ impl Coordinator {
             available: candidates.len(),
         });
         let codec = self.round_codec(round);
+        let codec_spec = codec.as_ref().map(|codec| codec.spec);
         let mut open = OpenRound::new(round, sampled.iter().cloned().collect(), codec)
             .expecting_control(self.strategy.kind().needs_control());
         if let Ok(Some(protocol)) = self.config.secure_protocol() {
@@ -551,7 +552,7 @@ impl Coordinator {
         }
         let objective = self.local_objective();
         for client_id in &sampled {
-            self.send_task(round, client_id, &objective);
+            self.send_task(round, client_id, &objective, codec_spec);
         }
 
         let deadline = round_start + self.config.round_timeout();
@@ -730,7 +731,10 @@ impl Coordinator {
         let (spec, chain) = self.uplink?;
         let (spec, chain) = match self.warmup.map(|warmup| warmup.apply(spec, round)) {
             Some(warm) if warm != spec => match Chain::from_spec(&warm, self.global.len()) {
-                Ok(warm_chain) => (warm, warm_chain),
+                Ok(warm_chain) => {
+                    tracing::debug!(round, compression = %warm, "sparsity warm-up");
+                    (warm, warm_chain)
+                }
                 Err(err) => {
                     // The config check keeps warm-up fractions in (0, 1].
                     tracing::error!(round, error = %err, "failed to build the warm-up chain; this round uses the configured compression");
@@ -746,7 +750,15 @@ impl Coordinator {
         })
     }
 
-    fn send_task(&mut self, round: u32, client_id: &str, objective: &LocalObjective) {
+    /// Sends `client_id` its task for `round`, whose clients compress as
+    /// `compression`.
+    fn send_task(
+        &mut self,
+        round: u32,
+        client_id: &str,
+        objective: &LocalObjective,
+        compression: Option<UplinkCompression>,
+    ) {
         let (model, downlink, saved) = self.task_model(client_id);
         let task = RoundTask {
             round,
@@ -756,11 +768,7 @@ impl Coordinator {
             deadline_ms: self.config.round_timeout().as_millis() as u64,
             seed: client_seed(self.config.seed, round, client_id),
             round_seed: round_seed(self.config.seed, round),
-            compression: self
-                .open
-                .as_ref()
-                .and_then(|open| open.codec.as_ref())
-                .map(|codec| codec.spec),
+            compression,
             objective: objective.clone(),
             clipping: self.privacy.as_ref().map(Privacy::clipping),
             secure: self
