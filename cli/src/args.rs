@@ -309,10 +309,9 @@ impl RunArgs {
             config.error_feedback = false;
         }
         set(&mut config.sparsity_warmup_rounds, self.sparsity_warmup);
-        set(
-            &mut config.sparsity_warmup_start,
-            self.sparsity_warmup_start,
-        );
+        if self.sparsity_warmup_start.is_some() {
+            config.sparsity_warmup_start = self.sparsity_warmup_start;
+        }
         set(&mut config.max_message_bytes, self.max_message_bytes);
         self.apply_privacy(config);
         set(
@@ -476,7 +475,7 @@ mod tests {
         };
         let config = args.resolve(RunConfig::default()).unwrap();
         assert_eq!(config.sparsity_warmup_rounds, 60);
-        assert_eq!(config.sparsity_warmup_start, 0.05);
+        assert_eq!(config.sparsity_warmup_start, Some(0.05));
 
         let dense = RunArgs {
             compression: Some("8bit".into()),

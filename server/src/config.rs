@@ -196,8 +196,9 @@ pub struct RunConfig {
     /// + 1`. 0 turns it off.
     pub sparsity_warmup_rounds: u32,
     /// Fraction of values kept in round 1 of the sparsity warm-up, in
-    /// (0, 1] and above the spec's fraction.
-    pub sparsity_warmup_start: f64,
+    /// (0, 1] and above the spec's fraction; [`DEFAULT_WARMUP_START`] when
+    /// unset. Setting it without `sparsity_warmup_rounds` is an error.
+    pub sparsity_warmup_start: Option<f64>,
     /// Compression of the broadcast model: `none`, or a spec as for
     /// `compression`. Clients get the compressed change since the model
     /// version they hold.
@@ -240,7 +241,7 @@ impl Default for RunConfig {
             compression: "none".to_owned(),
             error_feedback: true,
             sparsity_warmup_rounds: 0,
-            sparsity_warmup_start: 0.1,
+            sparsity_warmup_start: None,
             downlink_compression: "none".to_owned(),
             privacy: None,
             secure_aggregation: "off".to_owned(),
@@ -303,6 +304,10 @@ impl Default for SecureConfig {
 /// FedProx μ when `proximal_mu` is unset.
 pub const DEFAULT_PROXIMAL_MU: f64 = 0.01;
 
+/// Fraction kept in round 1 of a sparsity warm-up when
+/// `sparsity_warmup_start` is unset.
+pub const DEFAULT_WARMUP_START: f64 = 0.1;
+
 impl RunConfig {
     /// Returns the configured strategy. An unknown name is an error that
     /// lists the valid ones.
@@ -343,7 +348,7 @@ impl RunConfig {
     /// `sparsity_warmup_rounds` is 0. A warm-up needs a `topk` or `randk`
     /// compression and a start above its fraction.
     pub fn sparsity_warmup(&self) -> Result<Option<SparsityWarmup>, ConfigError> {
-        let start = self.sparsity_warmup_start;
+        let start = self.sparsity_warmup_start.unwrap_or(DEFAULT_WARMUP_START);
         let invalid_start = |reason: String| ConfigError::Invalid {
             field: "sparsity_warmup_start",
             value: start.to_string(),
@@ -354,6 +359,11 @@ impl RunConfig {
         }
         let rounds = self.sparsity_warmup_rounds;
         if rounds == 0 {
+            if self.sparsity_warmup_start.is_some() {
+                return Err(invalid_start(
+                    "has no effect without sparsity_warmup_rounds; set both".to_owned(),
+                ));
+            }
             return Ok(None);
         }
         let invalid_rounds = |reason: String| ConfigError::Invalid {
@@ -378,10 +388,16 @@ impl RunConfig {
                 )));
             }
         };
+        if fraction >= 1.0 {
+            return Err(invalid_rounds(format!(
+                "{} keeps every value, so there is nothing to warm up",
+                self.compression
+            )));
+        }
         if start <= fraction {
             return Err(invalid_start(format!(
                 "must be above the fraction the compression keeps ({fraction}); the default \
-                 start is 0.1"
+                 start is {DEFAULT_WARMUP_START}"
             )));
         }
         SparsityWarmup::new(rounds, start)
@@ -977,7 +993,7 @@ mod tests {
             (0.05, "must be above the fraction"),
         ] {
             let config = RunConfig {
-                sparsity_warmup_start: start,
+                sparsity_warmup_start: Some(start),
                 ..config.clone()
             };
             let err = config.validate().unwrap_err().to_string();
@@ -987,11 +1003,27 @@ mod tests {
 
         let unused_start = RunConfig {
             sparsity_warmup_rounds: 0,
-            sparsity_warmup_start: 7.0,
+            sparsity_warmup_start: Some(7.0),
             ..config.clone()
         };
         let err = unused_start.validate().unwrap_err().to_string();
         assert!(err.contains("sparsity_warmup_start = 7"), "{err}");
+        let start_alone = RunConfig {
+            sparsity_warmup_rounds: 0,
+            ..config.clone()
+        };
+        let err = start_alone.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("has no effect without sparsity_warmup_rounds"),
+            "{err}"
+        );
+        let keeps_all = RunConfig {
+            compression: "topk:1".to_owned(),
+            sparsity_warmup_start: None,
+            ..config.clone()
+        };
+        let err = keeps_all.validate().unwrap_err().to_string();
+        assert!(err.contains("nothing to warm up"), "{err}");
         let too_long = RunConfig {
             sparsity_warmup_rounds: 50,
             ..config

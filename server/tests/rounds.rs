@@ -815,7 +815,7 @@ async fn check_warmup_rounds(sparsifier: &str, rejection: &str) {
     let mut config = test_config(1, 3);
     config.compression = format!("{sparsifier}:0.125");
     config.sparsity_warmup_rounds = 2;
-    config.sparsity_warmup_start = 0.5;
+    config.sparsity_warmup_start = Some(0.5);
     let mut server = TestServer::start(config).await;
     let initial = server.model();
     let delta = ParamSet::new(

@@ -123,6 +123,8 @@ where
             Step::Train(job) => {
                 let round = job.task.round;
                 let packing = Packing::of(&job.task);
+                // TODO: a diverged local training (TrainError::Diverged) ends the session;
+                // sitting the round out would keep a run with all clients required alive.
                 let update = train(job).await?;
                 let update = match session.finish_update(update, &packing) {
                     Ok(update) => update,
