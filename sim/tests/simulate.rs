@@ -30,6 +30,27 @@ async fn dirichlet_simulation_writes_metrics() {
     assert!(report.run_dir.join("summary.json").exists());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diverged_training_sits_the_round_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = small_run(dir.path(), 3);
+    config.run.train.learning_rate = 1e30;
+    config.run.round_timeout_secs = 2.0;
+    let report = run_sim(config).await;
+    assert_eq!(report.summary.reason, FinishReason::RoundsCompleted);
+    assert!(
+        report.client_errors.is_empty(),
+        "{:?}",
+        report.client_errors
+    );
+    let metrics = read_metrics(&report.run_dir).unwrap();
+    assert_eq!(metrics.len(), 2);
+    for round in &metrics {
+        assert_eq!(round.sampled, 3);
+        assert_eq!(round.completed, 0, "every update diverged");
+    }
+}
+
 #[tokio::test]
 async fn zero_clients_is_an_error() {
     let dir = tempfile::tempdir().unwrap();

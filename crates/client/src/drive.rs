@@ -123,9 +123,15 @@ where
             Step::Train(job) => {
                 let round = job.task.round;
                 let packing = Packing::of(&job.task);
-                // TODO: a diverged local training (TrainError::Diverged) ends the session;
-                // sitting the round out would keep a run with all clients required alive.
-                let update = train(job).await?;
+                let update = match train(job).await {
+                    Ok(update) => update,
+                    // The next round brings a new global model, which may train without diverging.
+                    Err(ClientError::Train(err @ starling_train::TrainError::Diverged { .. })) => {
+                        tracing::warn!(client = session.client_id(), round, error = %err, "local training diverged; sitting this round out");
+                        continue;
+                    }
+                    Err(err) => return Err(err),
+                };
                 let update = match session.finish_update(update, &packing) {
                     Ok(update) => update,
                     Err(ClientError::Secure(err)) => {
