@@ -196,8 +196,8 @@ pub struct RunConfig {
     /// + 1`. 0 turns it off.
     pub sparsity_warmup_rounds: u32,
     /// Fraction of values kept in round 1 of the sparsity warm-up, in
-    /// (0, 1] and above the spec's fraction; [`DEFAULT_WARMUP_START`] when
-    /// unset. Setting it without `sparsity_warmup_rounds` is an error.
+    /// (0, 1] and above the spec's fraction. [`DEFAULT_WARMUP_START`] applies
+    /// when unset. Setting it without `sparsity_warmup_rounds` is an error.
     pub sparsity_warmup_start: Option<f64>,
     /// Compression of the broadcast model: `none`, or a spec as for
     /// `compression`. Clients get the compressed change since the model

@@ -809,7 +809,7 @@ async fn warmup_narrows_sparsifier_per_round() {
 }
 
 /// Runs three rounds of `sparsifier` at 0.125 with a two-round warm-up from
-/// 0.5; in round 1 the client sends the final fraction instead, which the
+/// 0.5. In round 1 the client sends the final fraction instead, which the
 /// server rejects with `rejection`.
 async fn check_warmup_rounds(sparsifier: &str, rejection: &str) {
     let mut config = test_config(1, 3);

@@ -728,21 +728,21 @@ impl Coordinator {
     /// Builds the compression clients apply in `round` and its decoder:
     /// the configured spec, with the warm-up's fraction for that round.
     fn round_codec(&self, round: u32) -> Option<RoundCodec> {
-        let (spec, chain) = self.uplink?;
-        let (spec, chain) = match self.warmup.map(|warmup| warmup.apply(spec, round)) {
-            Some(warm) if warm != spec => match Chain::from_spec(&warm, self.global.len()) {
+        let (mut spec, mut chain) = self.uplink?;
+        let warm = self.warmup.map(|warmup| warmup.apply(spec, round));
+        if let Some(warm) = warm.filter(|warm| *warm != spec) {
+            // The config check keeps warm-up fractions in (0, 1], so this
+            // fails only on a bug.
+            match Chain::from_spec(&warm, self.global.len()) {
                 Ok(warm_chain) => {
                     tracing::debug!(round, compression = %warm, "sparsity warm-up");
-                    (warm, warm_chain)
+                    (spec, chain) = (warm, warm_chain);
                 }
                 Err(err) => {
-                    // The config check keeps warm-up fractions in (0, 1].
                     tracing::error!(round, error = %err, "failed to build the warm-up chain; this round uses the configured compression");
-                    (spec, chain)
                 }
-            },
-            _ => (spec, chain),
-        };
+            }
+        }
         Some(RoundCodec {
             spec,
             chain,
