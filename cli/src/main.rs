@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod logging;
 mod report;
+mod stdout;
 
 use std::process::ExitCode;
 
@@ -39,6 +40,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of the report went away (`starling sim | head`): what
+        // it asked for was printed, as `head` and `grep -m` expect.
+        Err(err) if stdout::is_closed_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {}", error_chain(&err));
             ExitCode::FAILURE

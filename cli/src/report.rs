@@ -8,6 +8,8 @@ use starling_server::{LiveEvent, RoundMetrics, RunSummary, Sequenced};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
+use crate::stdout::say;
+
 /// Prints a line for every completed round, and for every browser tab
 /// that joins, until the run ends.
 pub fn print_rounds(mut events: broadcast::Receiver<Arc<Sequenced>>) -> JoinHandle<()> {
@@ -21,14 +23,21 @@ pub fn print_rounds(mut events: broadcast::Receiver<Arc<Sequenced>>) -> JoinHand
                     continue;
                 }
             };
-            match &item.event {
-                LiveEvent::RoundCompleted(metrics) => println!("{}", round_line(metrics)),
-                LiveEvent::ClientJoined(client) if client.platform == "browser" => println!(
+            let printed = match &item.event {
+                LiveEvent::RoundCompleted(metrics) => say!("{}", round_line(metrics)),
+                LiveEvent::ClientJoined(client) if client.platform == "browser" => say!(
                     "browser client joined: {} (backend {}, device {})",
-                    client.client_id, client.backend, client.device
+                    client.client_id,
+                    client.backend,
+                    client.device
                 ),
                 LiveEvent::Finished(_) => break,
-                _ => {}
+                _ => Ok(()),
+            };
+            if let Err(error) = printed {
+                // The run goes on; its rounds are in the run directory.
+                tracing::info!(%error, "stopped printing rounds: standard output failed");
+                break;
             }
         }
     })

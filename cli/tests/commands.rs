@@ -54,6 +54,16 @@ fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
     }
 }
 
+/// Returns the one run folder a command wrote under `runs`.
+fn only_run_dir(runs: &std::path::Path) -> std::path::PathBuf {
+    std::fs::read_dir(runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+}
+
 #[test]
 fn demo_prints_rounds_and_final_accuracy() {
     let runs = tempfile::tempdir().unwrap();
@@ -151,14 +161,32 @@ fn sim_reports_accuracy_and_writes_metrics() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("clients 3/3"), "{stdout}");
     assert!(stdout.contains("final test accuracy:"), "{stdout}");
-    let run_dir = std::fs::read_dir(runs.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run_dir = only_run_dir(runs.path());
     let metrics = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().count(), 2);
+}
+
+#[test]
+fn sim_closed_stdout_exits_quietly() {
+    // As in `starling sim | head -0`, the reader is closed before the
+    // first line, so every write fails with a broken pipe.
+    let runs = tempfile::tempdir().unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = starling()
+        .args(["sim", "--clients", "4", "--rounds", "2", "--seed", "3"])
+        .arg("--runs-dir")
+        .arg(runs.path())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let run_dir = only_run_dir(runs.path());
+    let metrics = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 2, "the run is complete");
 }
 
 #[test]
@@ -199,12 +227,7 @@ fn two_server_sim_uses_a_mask_server_process() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
     assert!(stdout.contains("final test accuracy:"), "{stdout}");
-    let run_dir = std::fs::read_dir(runs.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run_dir = only_run_dir(runs.path());
     let metrics = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap();
     assert_eq!(
         metrics.matches("\"protocol\":\"two-server\"").count(),

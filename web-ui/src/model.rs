@@ -6,7 +6,7 @@
 use starling_charts::run::{self as figures, Curves, Timeline};
 use starling_charts::{Figure, render};
 use starling_runlog::cohort::{self, ClientAccuracy};
-use starling_runlog::{ClientState, RoundMetrics, RunView, units};
+use starling_runlog::{ClientState, RoundMetrics, RunHeader, RunView, units};
 
 /// Another run whose curves are overlaid.
 #[derive(Clone, Debug, PartialEq)]
@@ -115,12 +115,7 @@ pub fn kpis(view: &RunView) -> Vec<Kpi> {
             label: "Uplink compression",
             value: figures::uplink_ratio(&view.rounds)
                 .map_or("–".to_owned(), |r| format!("{r:.2}x")),
-            detail: format!(
-                "codec: {}",
-                view.header
-                    .as_ref()
-                    .map_or("off", |h| h.compression.as_str())
-            ),
+            detail: compression_detail(view.header.as_ref()),
         },
         Kpi {
             id: "kpi-privacy",
@@ -163,6 +158,21 @@ pub fn privacy_value(view: &RunView) -> String {
             ),
             None => format!("ε = {}", units::epsilon(p.epsilon)),
         },
+    }
+}
+
+/// Names the uplink codec, and the downlink one when the broadcast model is
+/// compressed too.
+fn compression_detail(header: Option<&RunHeader>) -> String {
+    match header {
+        None => "codec: off".to_owned(),
+        Some(h) if h.downlink_compression.is_empty() || h.downlink_compression == "off" => {
+            format!("codec: {}", h.compression)
+        }
+        Some(h) => format!(
+            "codec: {}; downlink: {}",
+            h.compression, h.downlink_compression
+        ),
     }
 }
 
@@ -472,6 +482,7 @@ mod tests {
         );
         assert_eq!(kpi(&view, "kpi-bytes-total").value, "4.00 MiB");
         assert_eq!(kpi(&view, "kpi-compression").value, "1.00x");
+        assert_eq!(kpi(&view, "kpi-compression").detail, "codec: off");
         assert_eq!(kpi(&view, "kpi-privacy").value, "off");
         assert_eq!(kpi(&view, "kpi-disparity").value, "50.00%");
         assert_eq!(kpi(&view, "kpi-clients").value, "1");
@@ -567,6 +578,21 @@ mod tests {
         assert_eq!(rows[0], ("run", "run-a".to_owned()));
         assert_eq!(rows[1], ("status", "running".to_owned()));
         assert!(secure_aggregation_summary(&view).starts_with("Secure aggregation is off"));
+    }
+
+    #[test]
+    fn compression_detail_names_downlink() {
+        let mut header = RunHeader {
+            compression: "topk:0.01".to_owned(),
+            downlink_compression: "off".to_owned(),
+            ..RunHeader::default()
+        };
+        assert_eq!(compression_detail(Some(&header)), "codec: topk:0.01");
+        header.downlink_compression = "8bit".to_owned();
+        assert_eq!(
+            compression_detail(Some(&header)),
+            "codec: topk:0.01; downlink: 8bit"
+        );
     }
 
     #[test]

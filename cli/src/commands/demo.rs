@@ -13,6 +13,7 @@ use starling_server::RunConfig;
 use crate::args::RunArgs;
 use crate::commands::edge::default_parallelism;
 use crate::commands::serve::{serve_run, web_dir};
+use crate::stdout::{self, say};
 use crate::{logging, report};
 
 /// Options of `starling demo`.
@@ -82,31 +83,31 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut edge_task = None;
     let (summary, run_dir) = serve_run(config, args.bind, &web_dir, |ready| {
         let url = format!("ws://{}/ws", ready.address);
-        println!("Starling demo: run {}", ready.run.run_id());
-        if ready.browser_client {
-            println!(
-                "  join:      http://{}/  <- open in a browser: the tab trains as a client",
-                ready.address
-            );
+        let address = ready.address;
+        let mut banner = format!("Starling demo: run {}\n", ready.run.run_id());
+        banner.push_str(&if ready.browser_client {
+            format!("  join:      http://{address}/  <- open in a browser: the tab trains as a client\n")
         } else {
-            println!("  join:      browser client not built (run `cargo xtask build-web`)");
-        }
-        if ready.dashboard {
-            println!(
-                "  dashboard: http://{}/dashboard/  <- the run live: accuracy, bytes, clients",
-                ready.address
-            );
+            "  join:      browser client not built (run `cargo xtask build-web`)\n".to_owned()
+        });
+        banner.push_str(&if ready.dashboard {
+            format!(
+                "  dashboard: http://{address}/dashboard/  <- the run live: accuracy, bytes, clients\n"
+            )
         } else {
-            println!("  dashboard: not built (run `cargo xtask build-web`)");
-        }
-        println!("  clients:   {url} ({clients} edge clients in this process)");
-        println!("  outputs:   {}", ready.run.run_dir().display());
+            "  dashboard: not built (run `cargo xtask build-web`)\n".to_owned()
+        });
+        banner.push_str(&format!(
+            "  clients:   {url} ({clients} edge clients in this process)\n"
+        ));
+        banner.push_str(&format!("  outputs:   {}\n", ready.run.run_dir().display()));
         if browsers > 0 && lobby > 0.0 {
-            println!(
+            banner.push_str(&format!(
                 "  round 1 waits up to {lobby:.0} s for {browsers} browser tab(s); \
-                 --browser-clients 0 starts at once"
-            );
+                 --browser-clients 0 starts at once\n"
+            ));
         }
+        stdout::notice(&banner);
         let edge = EdgeConfig::new(url);
         edge_task = Some(tokio::spawn(run_clients(
             edge,
@@ -124,6 +125,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             }
         }
     }
-    println!("{}", report::final_line(&summary, &run_dir));
-    report::check_finished(&summary)
+    let printed = say!("{}", report::final_line(&summary, &run_dir));
+    report::check_finished(&summary)?;
+    Ok(printed?)
 }

@@ -7,6 +7,7 @@ use clap::Args;
 use starling_edge::{EdgeConfig, builtin_source, run_clients};
 
 use crate::logging;
+use crate::stdout::say;
 
 /// Options of `starling edge`.
 #[derive(Args, Debug)]
@@ -41,6 +42,8 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
     let parallel = args.parallel.unwrap_or_else(default_parallelism);
     let results = run_clients(config, &args.id_prefix, args.clients, source, parallel).await;
     let mut failures = 0;
+    // Failures still count once standard output is gone.
+    let mut printed = Ok(());
     for result in &results {
         match result {
             Ok(outcome) if outcome.reason.is_none() => {
@@ -50,15 +53,19 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
                     outcome.client_id
                 );
             }
-            Ok(outcome) => println!(
-                "client {} trained in {} rounds; final test accuracy {}",
-                outcome.client_id,
-                outcome.rounds_trained,
-                outcome
-                    .accuracy
-                    .map(|a| format!("{:.2}%", a * 100.0))
-                    .unwrap_or_else(|| "n/a".into())
-            ),
+            Ok(outcome) => {
+                if printed.is_ok() {
+                    printed = say!(
+                        "client {} trained in {} rounds; final test accuracy {}",
+                        outcome.client_id,
+                        outcome.rounds_trained,
+                        outcome
+                            .accuracy
+                            .map(|a| format!("{:.2}%", a * 100.0))
+                            .unwrap_or_else(|| "n/a".into())
+                    );
+                }
+            }
             Err(err) => {
                 failures += 1;
                 eprintln!("client failed: {err}");
@@ -70,7 +77,7 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
         "{failures} of {} clients failed",
         results.len()
     );
-    Ok(())
+    Ok(printed?)
 }
 
 /// Cores available to this process (at least 1).

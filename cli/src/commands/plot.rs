@@ -3,7 +3,6 @@
 //! and loss against round and wall clock, bytes per round and in total,
 //! privacy spent, and participation.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -13,6 +12,8 @@ use starling_charts::run::{self as figures, Curves, Timeline};
 use starling_proto::FinishReason;
 use starling_runlog::{RoundMetrics, RunHeader};
 use starling_server::read_metrics;
+
+use crate::stdout;
 
 /// Options of `starling plot`.
 #[derive(Args, Debug)]
@@ -70,12 +71,7 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
     for path in written {
         report.push_str(&format!("  {}\n", path.display()));
     }
-    // A reader that closed the pipe early (`| head`) is not an error: the
-    // figures are written.
-    match std::io::stdout().lock().write_all(report.as_bytes()) {
-        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
-        _ => Ok(()),
-    }
+    Ok(stdout::text(&report)?)
 }
 
 /// Finds a run by id under `runs_dir`, or as a folder path, and reads it.

@@ -3,12 +3,12 @@
 //! spent for a δ; given a target ε instead of the noise multiplier it prints
 //! the smallest noise multiplier that stays within it.
 
-use std::io::Write;
-
 use anyhow::Context;
 use clap::Args;
 use starling_privacy::{RdpAccountant, calibrate_noise_multiplier};
 use starling_runlog::units;
+
+use crate::stdout;
 
 /// Options of `starling privacy`.
 #[derive(Args, Debug)]
@@ -36,12 +36,7 @@ pub struct PrivacyArgs {
 
 /// Prints ε, or the noise multiplier for a target ε.
 pub fn run(args: PrivacyArgs) -> anyhow::Result<()> {
-    let text = report(&args)?;
-    // A reader that closed the pipe early (`| head`) is not an error.
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
-        _ => Ok(()),
-    }
+    Ok(stdout::text(&report(&args)?)?)
 }
 
 /// Builds the lines `starling privacy` prints.

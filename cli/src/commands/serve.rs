@@ -11,6 +11,7 @@ use starling_server::{
 };
 
 use crate::args::RunArgs;
+use crate::stdout::{self, say};
 use crate::{logging, report};
 
 /// What a `starling serve` process is.
@@ -76,31 +77,30 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.run.resolve(RunConfig::default())?;
     let web_dir = web_dir(args.web_dir.as_deref())?;
     let (summary, run_dir) = serve_run(config, args.bind, &web_dir, |ready| {
-        println!(
-            "listening on http://{}/ (clients connect to ws://{}/ws)",
-            ready.address, ready.address
-        );
+        let address = ready.address;
+        let mut banner =
+            format!("listening on http://{address}/ (clients connect to ws://{address}/ws)\n");
         if ready.browser_client {
-            println!(
-                "open http://{}/ in a browser to join as a client",
-                ready.address
-            );
+            banner.push_str(&format!(
+                "open http://{address}/ in a browser to join as a client\n"
+            ));
         }
         if ready.dashboard {
-            println!(
-                "dashboard: http://{}/dashboard/ shows the run live",
-                ready.address
-            );
+            banner.push_str(&format!(
+                "dashboard: http://{address}/dashboard/ shows the run live\n"
+            ));
         }
-        println!(
-            "run {} writes to {}",
+        banner.push_str(&format!(
+            "run {} writes to {}\n",
             ready.run.run_id(),
             ready.run.run_dir().display()
-        );
+        ));
+        stdout::notice(&banner);
     })
     .await?;
-    println!("{}", report::final_line(&summary, &run_dir));
-    report::check_finished(&summary)
+    let printed = say!("{}", report::final_line(&summary, &run_dir));
+    report::check_finished(&summary)?;
+    Ok(printed?)
 }
 
 /// Serves the two-server protocol's mask server until Ctrl-C or SIGTERM.
@@ -111,7 +111,7 @@ async fn serve_mask_server(bind: SocketAddr, min_clients: usize) -> anyhow::Resu
         .with_context(|| format!("failed to listen on {bind}"))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, min_clients = min_clients.max(2), "mask server listening");
-    println!("mask server listening on ws://{address}/mask");
+    stdout::notice(&format!("mask server listening on ws://{address}/mask\n"));
     let shutdown = async {
         #[cfg(unix)]
         {

@@ -13,6 +13,7 @@ use starling_sim::{SimConfig, simulate};
 
 use crate::args::RunArgs;
 use crate::commands::edge::default_parallelism;
+use crate::stdout::{self, say};
 use crate::{logging, report};
 
 /// Options of `starling sim`.
@@ -91,11 +92,13 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     for (client, error) in &report.client_errors {
         eprintln!("client {client} failed: {error}");
     }
-    for metrics in starling_server::read_metrics(&report.run_dir)? {
-        println!("{}", report::round_line(&metrics));
-    }
-    println!("{}", report::final_line(&report.summary, &report.run_dir));
-    report::check_finished(&report.summary)
+    let rounds = starling_server::read_metrics(&report.run_dir)?;
+    let printed = rounds
+        .iter()
+        .try_for_each(|metrics| say!("{}", report::round_line(metrics)))
+        .and_then(|()| say!("{}", report::final_line(&report.summary, &report.run_dir)));
+    report::check_finished(&report.summary)?;
+    Ok(printed?)
 }
 
 /// Runs every variant of the sweep with every seed, one after another, then
@@ -147,13 +150,15 @@ async fn run_sweep(args: &SimArgs, base: RunConfig) -> anyhow::Result<()> {
         out.display()
     );
     std::fs::create_dir_all(&out).with_context(|| format!("failed to create {}", out.display()))?;
-    println!(
-        "sweep: {} x {} = {} runs, writing to {}",
+    // Progress lines are notices: the sweep goes on and writes its table
+    // whether or not anyone reads them.
+    stdout::notice(&format!(
+        "sweep: {} x {} = {} runs, writing to {}\n",
         count(variants.len(), "variant"),
         count(seeds.len(), "seed"),
         planned.len(),
         out.display()
-    );
+    ));
 
     let mut groups: Vec<SweepGroup> = variants
         .iter()
@@ -168,8 +173,8 @@ async fn run_sweep(args: &SimArgs, base: RunConfig) -> anyhow::Result<()> {
             .with_context(|| format!("{} seed {seed} did not finish", variant.label()))?;
         let rounds = starling_server::read_metrics(&report.run_dir)?;
         let outcome = SeedOutcome::from_rounds(seed, &rounds, args.reach);
-        println!(
-            "{} seed {seed}: {} after {} rounds in {:.0} s ({})",
+        stdout::notice(&format!(
+            "{} seed {seed}: {} after {} rounds in {:.0} s ({})\n",
             variant.label(),
             outcome
                 .final_accuracy
@@ -177,7 +182,7 @@ async fn run_sweep(args: &SimArgs, base: RunConfig) -> anyhow::Result<()> {
             outcome.rounds,
             outcome.wall_s,
             report.run_dir.display()
-        );
+        ));
         if let Some(group) = groups.iter_mut().find(|g| g.variant == variant.label()) {
             group.runs.push(SweepRun {
                 seed,
@@ -259,9 +264,9 @@ fn summarise(out: &Path, groups: &[SweepGroup], reach: Option<f64>) -> anyhow::R
         )?;
         written.push(out.join("accuracy-late.svg"));
     }
-    print!("{table}");
+    stdout::text(&table)?;
     for path in written {
-        println!("wrote {}", path.display());
+        say!("wrote {}", path.display())?;
     }
     Ok(())
 }

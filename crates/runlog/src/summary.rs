@@ -27,11 +27,19 @@ pub struct RunHeader {
     pub rounds: u32,
     /// Update compression, `off` when updates go as plain f32.
     pub compression: String,
+    /// Compression of the broadcast model, `off` when every task carries
+    /// the dense model. Headers written before this field read as `off`.
+    #[serde(default = "off")]
+    pub downlink_compression: String,
     /// Secure aggregation mode, `off` when the server reads each update
     /// unmasked.
     pub secure_aggregation: String,
     /// Differential privacy settings, or `None` when it is off.
     pub privacy: Option<PrivacySettings>,
+}
+
+fn off() -> String {
+    "off".to_owned()
 }
 
 /// Differential privacy settings of a run.
@@ -145,6 +153,24 @@ impl RunStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_missing_downlink_reads_off() {
+        let header = RunHeader {
+            compression: "8bit".to_owned(),
+            downlink_compression: "topk:0.1+8bit".to_owned(),
+            ..RunHeader::default()
+        };
+        let mut json = serde_json::to_value(&header).unwrap();
+        assert_eq!(
+            serde_json::from_value::<RunHeader>(json.clone()).unwrap(),
+            header
+        );
+        json.as_object_mut().unwrap().remove("downlink_compression");
+        let old: RunHeader = serde_json::from_value(json).unwrap();
+        assert_eq!(old.downlink_compression, "off");
+        assert_eq!(old.compression, "8bit");
+    }
 
     #[test]
     fn statuses_from_reasons() {

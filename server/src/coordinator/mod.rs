@@ -213,6 +213,9 @@ pub async fn start_run(config: RunConfig) -> Result<RunHandle, StartError> {
             None => spec.to_string(),
         };
     }
+    if let Some((spec, _)) = &broadcast {
+        header.downlink_compression = spec.to_string();
+    }
     if let Some(privacy) = &privacy {
         privacy.describe(&mut header);
         tracing::info!(
@@ -1497,6 +1500,7 @@ fn run_header(config: &RunConfig, run_id: &str) -> RunHeader {
         started_at_ms,
         rounds: config.rounds,
         compression: "off".to_owned(),
+        downlink_compression: "off".to_owned(),
         secure_aggregation: describe_secure(config),
         privacy: None,
     }
