@@ -57,10 +57,10 @@ fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
 /// Returns the one run folder a command wrote under `runs`.
 fn only_run_dir(runs: &std::path::Path) -> std::path::PathBuf {
     std::fs::read_dir(runs)
-        .unwrap()
+        .expect("runs folder")
         .next()
-        .unwrap()
-        .unwrap()
+        .expect("one run folder")
+        .expect("readable entry")
         .path()
 }
 
