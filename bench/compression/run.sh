@@ -6,46 +6,93 @@
 #
 # Usage: bench/compression/run.sh [ROUNDS] [SEEDS...]   (from the repository root)
 # ONLY=REGEX runs just the codecs whose name matches the extended regex.
+# AT="R1 R2 ..." adds a column with the test accuracy after each of those
+# rounds, read from the same runs; each must be a multiple of 5 (runs are
+# evaluated every 5 rounds) below ROUNDS.
 set -euo pipefail
 
-rounds=${1:-50}
-shift || true
-seeds=("${@:-1}")
-if [[ $# -eq 0 ]]; then seeds=(1); fi
-bin=${STARLING_BIN:-target/release/starling}
-runs=$(mktemp -d)
-trap 'rm -rf "$runs"' EXIT
+usage() {
+  echo "$1" >&2
+  echo "usage: bench/compression/run.sh [ROUNDS] [SEEDS...]" >&2
+  exit 2
+}
 
+# Numbers are read in base 10 (a leading zero is not octal) and kept short
+# enough for shell arithmetic.
+rounds=${1:-50}
+[[ $rounds =~ ^[0-9]{1,6}$ ]] && ((10#$rounds > 0)) || usage "ROUNDS must be a whole number from 1, got '$rounds'"
+rounds=$((10#$rounds))
+shift || true
+seeds=("$@")
+if [[ $# -eq 0 ]]; then seeds=(1); fi
+for seed in "${seeds[@]}"; do
+  [[ $seed =~ ^[0-9]{1,18}$ ]] || usage "each SEED must be a whole number, got '$seed'"
+done
+
+read -r -a requested <<< "${AT:-}"
+at=()
+for round in "${requested[@]}"; do
+  [[ $round =~ ^[0-9]{1,6}$ ]] || usage "AT must list whole numbers, got '$round'"
+  round=$((10#$round))
+  if ((round % 5 != 0 || round == 0 || round >= rounds)); then
+    usage "AT: $round is not a multiple of 5 from 5 to below ROUNDS ($rounds)"
+  fi
+  [[ " ${at[*]} " != *" $round "* ]] || usage "AT lists $round twice"
+  at+=("$round")
+done
+at+=("$rounds")
+
+bin=${STARLING_BIN:-target/release/starling}
+if [[ -n ${STARLING_BIN:-} && ! -x $bin ]]; then
+  usage "STARLING_BIN=$bin is not an executable file"
+fi
 if [[ ! -x $bin ]]; then
   cargo build --release -p starling
 fi
+runs=$(mktemp -d)
+trap 'rm -rf "$runs"' EXIT
 
-echo "| codec | spec | uplink per round | vs none | test accuracy after $rounds rounds (seeds ${seeds[*]}) |"
-echo "| --- | --- | --- | --- | --- |"
+header="| codec | spec | uplink per round | vs none |"
+rule="| --- | --- | --- | --- |"
+for round in "${at[@]}"; do
+  header+=" test accuracy after $round rounds (seeds ${seeds[*]}) |"
+  rule+=" --- |"
+done
+echo "$header"
+echo "$rule"
 # `spec` is left unquoted on purpose: a row may add flags after the spec.
 while read -r name spec; do
   if [[ -n ${ONLY:-} ]] && ! [[ $name =~ $ONLY ]]; then continue; fi
   dirs=()
   for seed in "${seeds[@]}"; do
     out="$runs/$name-$seed"
-    "$bin" sim --clients 100 --fraction 0.1 --rounds "$rounds" --model mlp \
+    if ! "$bin" sim --clients 100 --fraction 0.1 --rounds "$rounds" --model mlp \
       --partition dirichlet --alpha 0.3 --local-epochs 5 --batch-size 10 --lr 0.05 \
-      --seed "$seed" --eval-every 5 --runs-dir "$out" --compression $spec > /dev/null 2>&1
+      --seed "$seed" --eval-every 5 --runs-dir "$out" --compression $spec > "$out.log" 2>&1; then
+      echo "$name, seed $seed: the simulation failed; its last lines:" >&2
+      tail -n 5 "$out.log" >&2
+      exit 1
+    fi
     dirs+=("$out"/*)
   done
-  python3 - "$name" "$spec" "${dirs[@]}" <<'PY'
-import json, sys
+  AT="${at[*]}" python3 - "$name" "$spec" "${dirs[@]}" <<'PY'
+import json, os, sys
 name, spec, *runs = sys.argv[1:]
+at = [int(round) for round in os.environ["AT"].split()]
 up = dense = 0.0
-accuracies = []
+accuracies = {round: [] for round in at}
 for run in runs:
     rounds = [json.loads(line) for line in open(f"{run}/metrics.jsonl") if line.strip()]
     up += sum(r["bytes_up"] for r in rounds) / len(rounds) / len(runs)
     dense += sum(r.get("bytes_up_uncompressed", r["bytes_up"]) for r in rounds) / len(rounds) / len(runs)
-    accuracies.append([r["test_accuracy"] for r in rounds if r["test_accuracy"] is not None][-1] * 100)
-mean = sum(accuracies) / len(accuracies)
-spread = f" [{min(accuracies):.2f}, {max(accuracies):.2f}]" if len(accuracies) > 1 else ""
-print(f"| {name} | `{spec}` | {up / 1024:,.1f} KiB | {dense / up:.1f}x | {mean:.2f}%{spread} |")
+    for round in at:
+        accuracies[round].append(next(r["test_accuracy"] for r in rounds if r["round"] == round) * 100)
+cells = []
+for round in at:
+    values = accuracies[round]
+    spread = f" [{min(values):.2f}, {max(values):.2f}]" if len(values) > 1 else ""
+    cells.append(f"{sum(values) / len(values):.2f}%{spread}")
+print(f"| {name} | `{spec}` | {up / 1024:,.1f} KiB | {dense / up:.1f}x | " + " | ".join(cells) + " |")
 PY
 done <<'CODECS'
 none none

@@ -13,5 +13,8 @@ pub fn init(default: &str) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        // By default a failed write is reported with `eprintln!`, which
+        // panics when standard error is a closed pipe (`2>&1 | head`).
+        .log_internal_errors(false)
         .try_init();
 }

@@ -3,9 +3,9 @@
 
 mod args;
 mod commands;
+mod console;
 mod logging;
 mod report;
-mod stdout;
 
 use std::process::ExitCode;
 
@@ -42,9 +42,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // The reader of the report went away (`starling sim | head`): what
         // it asked for was printed, as `head` and `grep -m` expect.
-        Err(err) if stdout::is_closed_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if console::is_closed(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {}", error_chain(&err));
+            console::complain!("error: {}", error_chain(&err));
             ExitCode::FAILURE
         }
     }

@@ -8,7 +8,7 @@ use starling_server::{LiveEvent, RoundMetrics, RunSummary, Sequenced};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-use crate::stdout::say;
+use crate::console::say;
 
 /// Prints a line for every completed round, and for every browser tab
 /// that joins, until the run ends.

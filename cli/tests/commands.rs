@@ -190,6 +190,40 @@ fn sim_closed_stdout_exits_quietly() {
 }
 
 #[test]
+fn sim_closed_stderr_keeps_exit_codes() {
+    // As in `starling sim 2>&1 | head -0`: logs and the error line go to a
+    // pipe whose reader is closed, which must not turn into a panic (101).
+    let runs = tempfile::tempdir().unwrap();
+    let closed = || {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        writer
+    };
+    let status = starling()
+        .args(["sim", "--clients", "4", "--rounds", "2", "--seed", "3"])
+        .arg("--runs-dir")
+        .arg(runs.path())
+        .env("RUST_LOG", "debug")
+        .stdout(closed())
+        .stderr(closed())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    let run_dir = only_run_dir(runs.path());
+    assert!(run_dir.join("summary.json").is_file());
+
+    let status = starling()
+        .args(["sim", "--rounds", "0"])
+        .arg("--runs-dir")
+        .arg(runs.path())
+        .stdout(closed())
+        .stderr(closed())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+}
+
+#[test]
 fn two_server_sim_uses_a_mask_server_process() {
     let runs = tempfile::tempdir().unwrap();
     let mut mask_server = starling()

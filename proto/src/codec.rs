@@ -15,7 +15,7 @@ pub const MAGIC: [u8; 2] = *b"SL";
 pub const MASK_MAGIC: [u8; 2] = *b"SM";
 
 /// Version of the message catalogue; bumped on any incompatible change.
-pub const PROTOCOL_VERSION: u16 = 5;
+pub const PROTOCOL_VERSION: u16 = 6;
 
 /// Bytes before the postcard body.
 pub const HEADER_LEN: usize = 4;
@@ -168,6 +168,16 @@ mod tests {
             "{text}"
         );
         assert!(decode_client(&frame, frame.len()).is_ok());
+    }
+
+    #[test]
+    fn decline_round_trips() {
+        let message = ClientMessage::Decline {
+            round: 7,
+            reason: "local training diverged".to_owned(),
+        };
+        let frame = encode_client(&message).unwrap();
+        assert_eq!(decode_client(&frame, 1024).unwrap(), message);
     }
 
     #[test]

@@ -129,6 +129,14 @@ pub enum ClientMessage {
     Secure(SecureReply),
     /// The client is leaving on purpose.
     Leave,
+    /// The client sits out a round it was sampled for and sends no update,
+    /// so that the round need not wait for its deadline.
+    Decline {
+        /// Round the client was sampled for.
+        round: u32,
+        /// Why, for the server's log (for example, local training diverged).
+        reason: String,
+    },
 }
 
 /// Encoding of an update's values.

@@ -236,6 +236,61 @@ async fn previous_round_update_is_rejected() {
 }
 
 #[tokio::test]
+async fn decline_closes_round_without_deadline() {
+    let mut config = test_config(2, 2);
+    // Far beyond the test's own timeouts: only the decline can close round 1.
+    config.round_timeout_secs = 3600.0;
+    let mut server = TestServer::start(config).await;
+    let mut a = server.connect().await;
+    a.register("a").await;
+    let mut b = server.connect().await;
+    b.register("b").await;
+
+    let task_a = a.next_task().await;
+    b.next_task().await;
+    a.send_update(1, constant_delta(&task_a.model, 1.0), 10)
+        .await;
+    a.expect_accepted(1).await;
+
+    let decline = |round| ClientMessage::Decline {
+        round,
+        reason: "local training diverged".to_owned(),
+    };
+    b.send(&decline(2)).await;
+    let message = b.expect_error(ErrorCode::WrongRound).await;
+    assert!(message.starts_with("decline rejected"), "{message}");
+    assert!(message.contains("got 2"), "{message}");
+    a.send(&decline(1)).await;
+    let message = a.expect_error(ErrorCode::DuplicateUpdate).await;
+    assert!(message.contains("client a already sent"), "{message}");
+
+    b.send(&decline(1)).await;
+    let metrics = server.round_completed(1).await;
+    assert_eq!(metrics.completed, 1);
+    assert_eq!(metrics.declined, 1);
+    assert_eq!(metrics.dropped, 0);
+    assert_eq!(metrics.late, 0);
+    assert_eq!(metrics.rejected, 2);
+    assert_shifted(&task_a.model, &server.model().params, 1.0);
+
+    // Round 2 goes on as usual for both clients.
+    for (client, value) in [(&mut a, 1.0), (&mut b, 3.0)] {
+        let task = client.next_task().await;
+        assert_eq!(task.round, 2);
+        client
+            .send_update(2, constant_delta(&task.model, value), 10)
+            .await;
+        client.expect_accepted(2).await;
+    }
+    let metrics = server.round_completed(2).await;
+    assert_eq!(metrics.completed, 2);
+    assert_eq!(metrics.declined, 0);
+
+    drop((a, b));
+    server.finish().await;
+}
+
+#[tokio::test]
 async fn zero_examples_leave_model_unchanged() {
     let mut server = TestServer::start(test_config(2, 2)).await;
     let initial = server.model();

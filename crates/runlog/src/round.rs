@@ -29,6 +29,10 @@ pub struct RoundMetrics {
     /// Included in `dropped`.
     #[serde(default)]
     pub late: usize,
+    /// Sampled clients that declined the round without an update (their
+    /// local training diverged). Not included in `dropped`.
+    #[serde(default)]
+    pub declined: usize,
     /// Messages rejected during the round (wrong round, bad layout, NaN…).
     pub rejected: usize,
     /// Examples the accepted updates were trained on.

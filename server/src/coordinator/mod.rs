@@ -46,6 +46,9 @@ use crate::setup::{RunData, StartError};
 /// Events queued from connections before their tasks wait.
 const EVENT_QUEUE: usize = 1024;
 
+/// Characters of a client's decline reason that reach the log.
+const MAX_DECLINE_REASON_CHARS: usize = 200;
+
 /// The global model after a round, for observers and tests.
 #[derive(Clone, Debug)]
 pub struct ModelSnapshot {
@@ -214,7 +217,13 @@ pub async fn start_run(config: RunConfig) -> Result<RunHandle, StartError> {
         };
     }
     if let Some((spec, _)) = &broadcast {
-        header.downlink_compression = spec.to_string();
+        // The downlink always carries what a step dropped into the next
+        // one, whatever `error_feedback` is set to, so the header names the codec alone.
+        let codec = UplinkCompression {
+            error_feedback: false,
+            ..*spec
+        };
+        header.downlink_compression = codec.to_string();
     }
     if let Some(privacy) = &privacy {
         privacy.describe(&mut header);
@@ -866,6 +875,7 @@ impl Coordinator {
             completed: open.accepted.len(),
             dropped: dropped.len(),
             late,
+            declined: open.declined,
             rejected: open.rejected,
             examples: open
                 .accepted
@@ -1175,6 +1185,9 @@ impl Coordinator {
             } => self.register(connection, client_id, capabilities, num_examples),
             ClientMessage::Update(update) => self.receive_update(connection, update),
             ClientMessage::Secure(reply) => self.receive_secure(connection, reply),
+            ClientMessage::Decline { round, reason } => {
+                self.receive_decline(connection, round, &reason)
+            }
             ClientMessage::Leave => {
                 self.registry.close_connection(connection);
                 if let Some(client_id) = self.registry.close(connection) {
@@ -1342,6 +1355,37 @@ impl Coordinator {
         if let Some(size) = self.registry.send(connection, &accepted) {
             self.count_down(size);
         }
+        Ok(())
+    }
+
+    fn receive_decline(
+        &mut self,
+        connection: ConnectionId,
+        round: u32,
+        reason: &str,
+    ) -> Result<(), Rejection> {
+        let Some(client_id) = self.registry.client_of(connection).map(str::to_owned) else {
+            return Err(Rejection::new(
+                ErrorCode::NotRegistered,
+                "decline rejected: unknown client; send Register first",
+            ));
+        };
+        let Some(open) = self.open.as_mut() else {
+            return Err(Rejection::new(
+                ErrorCode::WrongRound,
+                format!("decline rejected: no round is open (decline for round {round})"),
+            ));
+        };
+        open.decline(&client_id, round)?;
+        // The reason comes from the client: only its start is logged.
+        let reason: String = reason.chars().take(MAX_DECLINE_REASON_CHARS).collect();
+        tracing::warn!(
+            client = client_id,
+            round,
+            reason,
+            "client sits the round out"
+        );
+        // TODO: a secure round still waits for the phase deadline to drop a client that declined.
         Ok(())
     }
 

@@ -77,6 +77,8 @@ pub struct OpenRound {
     pub finished: BTreeSet<String>,
     /// Messages rejected while the round was open.
     pub rejected: usize,
+    /// Sampled clients that sat the round out without an update.
+    pub declined: usize,
     pub bytes_up: u64,
     pub bytes_down: u64,
     /// Bytes the downlink compression saved against dense models (an
@@ -101,6 +103,7 @@ impl OpenRound {
             accepted: Vec::new(),
             finished: BTreeSet::new(),
             rejected: 0,
+            declined: 0,
             bytes_up: 0,
             bytes_down: 0,
             bytes_down_saved: 0,
@@ -139,7 +142,7 @@ impl OpenRound {
         update: ClientUpdate,
         layout: &[TensorSpec],
     ) -> Result<(), Rejection> {
-        self.check_addressing(client_id, &update)?;
+        self.check_addressing(client_id, update.round, "update")?;
         if let Some(secure) = &self.secure {
             self.finished.insert(client_id.to_owned());
             return Err(Rejection::new(
@@ -175,13 +178,24 @@ impl OpenRound {
         Ok(())
     }
 
-    fn check_addressing(&self, client_id: &str, update: &ClientUpdate) -> Result<(), Rejection> {
-        if update.round != self.round {
+    /// Records that `client_id` sits out `round` without an update, so the
+    /// round stops waiting for it.
+    pub fn decline(&mut self, client_id: &str, round: u32) -> Result<(), Rejection> {
+        self.check_addressing(client_id, round, "decline")?;
+        self.finished.insert(client_id.to_owned());
+        self.declined += 1;
+        Ok(())
+    }
+
+    /// Checks that a message of kind `kind` (an update or a decline) from
+    /// `client_id` is for this round and is the client's first.
+    fn check_addressing(&self, client_id: &str, round: u32, kind: &str) -> Result<(), Rejection> {
+        if round != self.round {
             return Err(Rejection::new(
                 ErrorCode::WrongRound,
                 format!(
-                    "update rejected: expected round {}, got {}",
-                    self.round, update.round
+                    "{kind} rejected: expected round {}, got {round}",
+                    self.round
                 ),
             ));
         }
@@ -189,7 +203,7 @@ impl OpenRound {
             return Err(Rejection::new(
                 ErrorCode::NotSampled,
                 format!(
-                    "update rejected: client {client_id} was not sampled for round {}",
+                    "{kind} rejected: client {client_id} was not sampled for round {}",
                     self.round
                 ),
             ));
@@ -198,7 +212,8 @@ impl OpenRound {
             return Err(Rejection::new(
                 ErrorCode::DuplicateUpdate,
                 format!(
-                    "update rejected: client {client_id} already sent its update for round {}",
+                    "{kind} rejected: client {client_id} already sent its update or decline \
+                     for round {}",
                     self.round
                 ),
             ));
