@@ -9,6 +9,8 @@
 # AT="R1 R2 ..." adds a column with the test accuracy after each of those
 # rounds, read from the same runs; each must be a multiple of 5 (runs are
 # evaluated every 5 rounds) below ROUNDS.
+# RUNS_DIR=DIR keeps each run's folder under DIR (its metrics.jsonl has every
+# evaluated round); without it the runs go to a temporary folder.
 set -euo pipefail
 
 usage() {
@@ -49,8 +51,13 @@ fi
 if [[ ! -x $bin ]]; then
   cargo build --release -p starling
 fi
-runs=$(mktemp -d)
-trap 'rm -rf "$runs"' EXIT
+if [[ -n ${RUNS_DIR:-} ]]; then
+  runs=$RUNS_DIR
+  mkdir -p "$runs"
+else
+  runs=$(mktemp -d)
+  trap 'rm -rf "$runs"' EXIT
+fi
 
 header="| codec | spec | uplink per round | vs none |"
 rule="| --- | --- | --- | --- |"
@@ -66,6 +73,10 @@ while read -r name spec; do
   dirs=()
   for seed in "${seeds[@]}"; do
     out="$runs/$name-$seed"
+    if [[ -e $out ]]; then
+      echo "$out already exists; give RUNS_DIR an empty folder" >&2
+      exit 2
+    fi
     if ! "$bin" sim --clients 100 --fraction 0.1 --rounds "$rounds" --model mlp \
       --partition dirichlet --alpha 0.3 --local-epochs 5 --batch-size 10 --lr 0.05 \
       --seed "$seed" --eval-every 5 --runs-dir "$out" --compression $spec > "$out.log" 2>&1; then
