@@ -1330,19 +1330,14 @@ impl Coordinator {
         connection: ConnectionId,
         update: ClientUpdate,
     ) -> Result<(), Rejection> {
-        let Some(client_id) = self.registry.client_of(connection).map(str::to_owned) else {
-            return Err(Rejection::new(
-                ErrorCode::NotRegistered,
-                "update rejected: unknown client; send Register first",
-            ));
-        };
         let update_round = update.round;
-        let Some(open) = self.open.as_mut() else {
-            return Err(Rejection::new(
-                ErrorCode::WrongRound,
-                format!("update rejected: no round is open (update for round {update_round})"),
-            ));
-        };
+        let (client_id, open) = Self::addressed_round(
+            &self.registry,
+            &mut self.open,
+            connection,
+            "update",
+            update_round,
+        )?;
         open.accept(&client_id, update, self.global.specs())?;
         tracing::debug!(client = client_id, round = update_round, "update accepted");
         self.feed.publish(LiveEvent::UpdateAccepted {
@@ -1358,24 +1353,39 @@ impl Coordinator {
         Ok(())
     }
 
+    /// Returns the client registered on `connection` and the open round,
+    /// for a message of kind `kind` (an update or a decline) for `round`.
+    /// It takes the two fields, not `self`, so the caller may still read others.
+    fn addressed_round<'a>(
+        registry: &Registry,
+        open: &'a mut Option<OpenRound>,
+        connection: ConnectionId,
+        kind: &str,
+        round: u32,
+    ) -> Result<(String, &'a mut OpenRound), Rejection> {
+        let Some(client_id) = registry.client_of(connection).map(str::to_owned) else {
+            return Err(Rejection::new(
+                ErrorCode::NotRegistered,
+                format!("{kind} rejected: unknown client; send Register first"),
+            ));
+        };
+        let Some(open) = open.as_mut() else {
+            return Err(Rejection::new(
+                ErrorCode::WrongRound,
+                format!("{kind} rejected: no round is open ({kind} for round {round})"),
+            ));
+        };
+        Ok((client_id, open))
+    }
+
     fn receive_decline(
         &mut self,
         connection: ConnectionId,
         round: u32,
         reason: &str,
     ) -> Result<(), Rejection> {
-        let Some(client_id) = self.registry.client_of(connection).map(str::to_owned) else {
-            return Err(Rejection::new(
-                ErrorCode::NotRegistered,
-                "decline rejected: unknown client; send Register first",
-            ));
-        };
-        let Some(open) = self.open.as_mut() else {
-            return Err(Rejection::new(
-                ErrorCode::WrongRound,
-                format!("decline rejected: no round is open (decline for round {round})"),
-            ));
-        };
+        let (client_id, open) =
+            Self::addressed_round(&self.registry, &mut self.open, connection, "decline", round)?;
         open.decline(&client_id, round)?;
         // The reason comes from the client: only its start is logged.
         let reason: String = reason.chars().take(MAX_DECLINE_REASON_CHARS).collect();
